@@ -1,0 +1,88 @@
+"""The one small interface every optimizer backend implements."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..templates import ChatMessage
+
+__all__ = ["Backend", "GenerationParams"]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Decoding parameters shared by all backends. Greedy (``temperature=0``) is the default."""
+
+    #: Most tokens to generate per reply.
+    max_new_tokens: int = 256
+    #: 0 means greedy decoding; > 0 samples.
+    temperature: float = 0.0
+    #: Nucleus sampling mass (used only when sampling).
+    top_p: float = 1.0
+    #: Replies per conversation; more than one needs ``temperature > 0``.
+    num_candidates: int = 1
+    #: Seed for sampling, so sampled candidates are reproducible.
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.num_candidates < 1:
+            raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
+        if self.num_candidates > 1 and self.temperature == 0:
+            raise ValueError(
+                f"num_candidates={self.num_candidates} with temperature=0 would return identical copies; "
+                "set temperature > 0 (for example 0.7) to sample several rewrites"
+            )
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def as_key(self) -> dict[str, Any]:
+        """The fields that go into cache keys."""
+        return asdict(self)
+
+
+class Backend(ABC):
+    """Generates replies to chat conversations; the model's own chat template turns messages into tokens.
+
+    Subclasses implement :meth:`generate`; the rest has working defaults.
+    """
+
+    #: Stable identity of the model (and adapter) for cache keys.
+    model_id: str = "unknown"
+
+    @abstractmethod
+    def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
+        """For each conversation, ``params.num_candidates`` replies (in one batched call where possible)."""
+
+    async def agenerate(
+        self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams
+    ) -> list[list[str]]:
+        """Async :meth:`generate`: runs it in the default executor so the event loop never blocks."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.generate, conversations, params)
+
+    @property
+    def context_window(self) -> int | None:
+        """Most tokens (prompt + reply) the model takes, or ``None`` when unknown."""
+        return None
+
+    def count_tokens(self, conversation: Sequence[ChatMessage]) -> int | None:
+        """Tokens the rendered conversation takes, or ``None`` when the backend cannot tell."""
+        return None
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[ChatMessage]], choices: Sequence[str]
+    ) -> list[list[float]] | None:
+        """Log-probability of each single-token ``choice`` as the first reply token, or ``None`` if unsupported."""
+        return None

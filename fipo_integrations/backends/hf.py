@@ -1,0 +1,221 @@
+"""Local transformers backend (CPU or GPU): the default."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._deps import require
+from ..models import (
+    DEFAULT_EMBEDDED,
+    DEFAULT_MODEL,
+    ModelNotAvailableError,
+    bundled_adapter_dir,
+    directory_fingerprint,
+    resolve_embedded,
+)
+from ..templates import ChatMessage
+from .base import Backend, GenerationParams
+
+__all__ = ["TransformersBackend", "load_causal_lm"]
+
+logger = logging.getLogger(__name__)
+
+
+def _pick_device(device: str | None) -> str:
+    if device:
+        return device
+    torch = require("torch")
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
+    """(path or hub id to load, bundled adapter to apply by default)."""
+    if model is None or str(model) == DEFAULT_MODEL:
+        return str(resolve_embedded(DEFAULT_EMBEDDED)), bundled_adapter_dir()
+    text = str(model)
+    if text.startswith("embedded:"):
+        return str(resolve_embedded(text.split(":", 1)[1])), None
+    return text, None
+
+
+def load_causal_lm(
+    model: str | Path | None = None,
+    *,
+    adapter: str | Path | None = None,
+    device: str | None = None,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    merge_adapter: bool = True,
+) -> tuple[Any, Any, str]:
+    """Load ``(model, tokenizer, model_id)`` for a model spec (see :mod:`fipo_integrations.models`).
+
+    Safetensors only; ``trust_remote_code`` is off unless asked for. ``adapter`` is a PEFT LoRA directory,
+    merged into the weights for fast inference. ``model_id`` identifies weights and adapter for cache keys.
+    """
+    torch = require("torch")
+    transformers = require("transformers")
+    path, default_adapter = _resolve_model_path(model)
+    adapter_path = Path(adapter) if adapter is not None else default_adapter
+    if adapter_path is not None and not (adapter_path / "adapter_config.json").is_file():
+        raise FileNotFoundError(
+            f"adapter={str(adapter_path)!r} is not a PEFT adapter directory (no adapter_config.json); "
+            "pass the directory written by `fipo train` or `PeftModel.save_pretrained`"
+        )
+    resolved_device = _pick_device(device)
+    torch_dtype = torch.bfloat16 if dtype == "auto" else getattr(torch, dtype)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except OSError as exc:
+        raise ModelNotAvailableError(
+            f"Could not load model {path!r} from a local directory or the local hub cache ({exc}). "
+            "Pass a directory with config.json and *.safetensors, or omit `model` for the embedded default."
+        ) from exc
+    if adapter_path is not None:
+        peft = require("peft", feature="loading a LoRA adapter")
+        lm = peft.PeftModel.from_pretrained(lm, str(adapter_path))
+        if merge_adapter:
+            lm = lm.merge_and_unload()
+    lm.to(resolved_device)
+    lm.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    identity = str(model) if model is not None else DEFAULT_MODEL
+    if Path(path).is_dir():
+        identity += f"@{directory_fingerprint(path)}"
+    if adapter_path is not None:
+        identity += f"+adapter@{directory_fingerprint(adapter_path)}"
+    return lm, tokenizer, identity
+
+
+class TransformersBackend(Backend):
+    """Runs a local Hugging Face causal LM with its own chat template.
+
+    >>> backend = TransformersBackend()  # doctest: +SKIP
+    >>> backend.generate([[{"role": "user", "content": "Say hi."}]], GenerationParams(max_new_tokens=8))  # doctest: +SKIP
+    [['Hi!']]
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        adapter: str | Path | None = None,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        trust_remote_code: bool = False,
+        preloaded: tuple[Any, Any] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        started = time.perf_counter()
+        if preloaded is not None:
+            self.model, self.tokenizer = preloaded
+            self.model_id = f"preloaded:{getattr(self.model.config, '_name_or_path', 'model')}"
+        else:
+            self.model, self.tokenizer, self.model_id = load_causal_lm(
+                model, adapter=adapter, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+            )
+        self.load_seconds = time.perf_counter() - started
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._lock = threading.Lock()
+        if not getattr(self.tokenizer, "chat_template", None):
+            logger.warning(
+                "Model %s has no chat template; messages are joined as plain text. "
+                "Use an instruction-tuned model for best results.",
+                self.model_id,
+            )
+
+    @property
+    def context_window(self) -> int | None:
+        config = self.model.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    def render(self, conversation: Sequence[ChatMessage]) -> str:
+        """The conversation as the model's chat template renders it, ready for the assistant's reply."""
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True)
+            return str(text)
+        return "\n\n".join(message["content"] for message in conversation) + "\n\n"
+
+    def count_tokens(self, conversation: Sequence[ChatMessage]) -> int | None:
+        return len(self.tokenizer(self.render(conversation), add_special_tokens=False)["input_ids"])
+
+    def _encode(self, texts: list[str]) -> Any:
+        self.tokenizer.padding_side = "left"
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.model.device
+        )
+
+    def _stop_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(configured, int):
+            ids.add(configured)
+        elif isinstance(configured, list):
+            ids.update(configured)
+        return sorted(i for i in ids if i is not None)
+
+    def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
+        torch = require("torch")
+        texts = [self.render(conversation) for conversation in conversations]
+        # Longest first, so each batch pads little and memory peaks early.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        replies: list[list[str]] = [[] for _ in texts]
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self._stop_ids(),
+            "num_return_sequences": params.num_candidates,
+        }
+        if params.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        with self._lock, torch.inference_mode():
+            if not params.greedy and params.seed is not None:
+                torch.manual_seed(params.seed)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                encoded = self._encode([texts[i] for i in batch])
+                output = self.model.generate(**encoded, **kwargs)
+                generated = output[:, encoded["input_ids"].shape[1] :]
+                decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+                for position, index in enumerate(batch):
+                    first = position * params.num_candidates
+                    replies[index] = [d.strip() for d in decoded[first : first + params.num_candidates]]
+        return replies
+
+    def choice_logprobs(
+        self, conversations: Sequence[Sequence[ChatMessage]], choices: Sequence[str]
+    ) -> list[list[float]] | None:
+        torch = require("torch")
+        choice_ids = []
+        for choice in choices:
+            ids = self.tokenizer.encode(choice, add_special_tokens=False)
+            if not ids:
+                raise ValueError(f"choice {choice!r} encodes to no token")
+            choice_ids.append(ids[0])
+        texts = [self.render(conversation) for conversation in conversations]
+        scores: list[list[float]] = []
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                encoded = self._encode(texts[start : start + self.batch_size])
+                logits = self.model(**encoded).logits[:, -1, :].float()
+                logprobs = torch.log_softmax(logits, dim=-1)[:, choice_ids]
+                scores.extend(logprobs.tolist())
+        return scores

@@ -1,0 +1,54 @@
+"""The main job of the README's first command: optimize an example prompt, then answer both versions.
+
+Everything runs locally with the embedded SmolLM2-135M-Instruct; no byte leaves the machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import time
+
+from .backends import GenerationParams
+from .backends.hf import TransformersBackend
+from .engine import PromptOptimizer
+from .models import bundled_adapter_dir
+
+__all__ = ["DEMO_PROMPT", "run_demo"]
+
+DEMO_PROMPT = (
+    "A baker makes 24 muffins in the morning and 18 in the afternoon. She sells 30 of them. "
+    "How many muffins does she have left?"
+)
+
+
+def _side_by_side(left_title: str, left: str, right_title: str, right: str) -> str:
+    width = max(30, min(60, (shutil.get_terminal_size((120, 20)).columns - 3) // 2))
+    left_lines = [left_title, "-" * width, *textwrap.wrap(left, width) or [""]]
+    right_lines = [right_title, "-" * width, *textwrap.wrap(right, width) or [""]]
+    rows = max(len(left_lines), len(right_lines))
+    left_lines += [""] * (rows - len(left_lines))
+    right_lines += [""] * (rows - len(right_lines))
+    return "\n".join(f"{a:<{width}} | {b}" for a, b in zip(left_lines, right_lines))
+
+
+def run_demo(prompt: str | None = None, *, max_new_tokens: int = 160) -> None:
+    """Optimize ``prompt`` (default :data:`DEMO_PROMPT`) and print both answers side by side."""
+    naive = prompt or DEMO_PROMPT
+    started = time.perf_counter()
+    optimizer = PromptOptimizer(cache=True)
+    print(f"Optimizer: {optimizer.model_id} (loaded in {time.perf_counter() - started:.1f} s)")
+    result = optimizer.optimize(naive)
+    print(f"\nNaive prompt:     {result.original}")
+    print(f"Optimized prompt: {result.optimized}")
+    print("Guard:            " + ("accepted" if result.accepted else f"kept the original ({result.reason})"))
+    if bundled_adapter_dir() is None and isinstance(optimizer.backend, TransformersBackend):
+        answerer = optimizer.backend  # same weights: no second load
+    else:
+        answerer = TransformersBackend("embedded:smollm2-135m-instruct")
+    params = GenerationParams(max_new_tokens=max_new_tokens)
+    conversations = [[{"role": "user", "content": result.original}], [{"role": "user", "content": result.optimized}]]
+    answers = answerer.generate(conversations, params)
+    print("\nAnswers of SmolLM2-135M-Instruct (greedy):\n")
+    print(_side_by_side("to the naive prompt", answers[0][0], "to the optimized prompt", answers[1][0]))
+    print(f"\nTotal time: {time.perf_counter() - started:.1f} s")

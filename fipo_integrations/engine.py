@@ -1,0 +1,447 @@
+"""The FIPO engine: render the template, generate on a backend, clean, guard, cache.
+
+>>> from fipo_integrations import PromptOptimizer
+>>> optimizer = PromptOptimizer()  # embedded SmolLM2 + bundled adapter, on CPU  # doctest: +SKIP
+>>> result = optimizer.optimize("Answer the question: {question}")  # doctest: +SKIP
+>>> "{question}" in result.optimized  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .backends import Backend, BackendName, GenerationParams, make_backend
+from .cache import RewriteCache, make_cache_key
+from .cleaning import clean_rewrite
+from .guard import GuardConfig, check_rewrite
+from .templates import (
+    TEMPLATE_VERSION,
+    ChatMessage,
+    Variant,
+    default_max_words,
+    parse_judge_choice,
+    render_discriminator_messages,
+    render_optimizer_messages,
+    variant_for,
+)
+
+__all__ = ["OptimizationRequest", "OptimizationResult", "PromptOptimizer"]
+
+logger = logging.getLogger(__name__)
+
+#: Sampling temperature for the extra candidates when the engine itself is greedy.
+_CANDIDATE_TEMPERATURE = 0.7
+
+
+@dataclass(frozen=True)
+class OptimizationRequest:
+    """One prompt to optimize, with the paper's optional silver/golden responses and a word budget."""
+
+    prompt: str
+    silver_response: str | None = None
+    golden_response: str | None = None
+    max_words: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(self.prompt).__name__}")
+        if not self.prompt.strip():
+            raise ValueError("prompt is empty or whitespace; pass the instruction text to optimize")
+        for name in ("silver_response", "golden_response"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+        if self.max_words is not None and (not isinstance(self.max_words, int) or self.max_words < 1):
+            raise ValueError(f"max_words must be a positive int or None, got {self.max_words!r}")
+
+    @property
+    def budget(self) -> int:
+        return self.max_words if self.max_words is not None else default_max_words(self.prompt)
+
+    @property
+    def variant(self) -> Variant:
+        return variant_for(silver_response=self.silver_response, golden_response=self.golden_response)
+
+
+@dataclass
+class OptimizationResult:
+    """What :meth:`PromptOptimizer.optimize` returns.
+
+    ``optimized`` is the prompt to use: the rewrite when accepted, otherwise the original.
+    """
+
+    original: str
+    optimized: str
+    #: The cleaned model rewrite, even when rejected ("" when the model was not called).
+    candidate: str
+    accepted: bool
+    #: Why the original was kept (guard reasons, judge verdict, or an error); ``None`` when accepted.
+    reason: str | None
+    variant: Variant
+    max_words: int
+    model_id: str
+    cached: bool = False
+    #: ``"rewrite"`` / ``"original"`` when the judge ran, else ``None``.
+    judge_choice: Literal["rewrite", "original"] | None = None
+    #: Seconds spent per stage: ``generate``, ``guard``, ``judge``, ``total`` (shared by a batch).
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Data cut to fit the model's context, if any.
+    truncated: list[str] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        """True when the guard, the judge or an error made the engine return the original."""
+        return not self.accepted
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fell_back"] = self.fell_back
+        return data
+
+
+class PromptOptimizer:
+    """Turns naive prompts into optimized ones with a local FIPO model; never silently makes them worse.
+
+    Args:
+        model: ``None``/``"default"`` (embedded SmolLM2 + bundled FIPO adapter), ``"embedded:NAME"``, a
+            local directory or hub id, a model name on the endpoint when ``base_url`` is set, or a
+            :class:`~fipo_integrations.backends.Backend`.
+        adapter: PEFT LoRA adapter directory for a local model.
+        base_url: OpenAI-compatible endpoint (vLLM server, llama.cpp server, Ollama).
+        backend: ``"auto"``, ``"transformers"``, ``"openai"`` or ``"vllm"``.
+        cache: ``True`` for the shared on-disk cache, ``False`` for none, a path, or a :class:`RewriteCache`.
+        temperature, seed, max_new_tokens: decoding (greedy by default, so results are deterministic).
+        judge: also ask the discriminator template whether the rewrite beats the original (both orders).
+        guard: a :class:`GuardConfig` to tune the checks.
+
+    >>> optimizer = PromptOptimizer(cache=False)  # doctest: +SKIP
+    >>> optimizer.optimize("Summarise {text}").optimized  # doctest: +SKIP
+    'Summarise {text} in two sentences that keep its main claim and its conclusion.'
+    """
+
+    def __init__(
+        self,
+        model: str | Path | Backend | None = None,
+        *,
+        adapter: str | Path | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        backend: BackendName = "auto",
+        device: str | None = None,
+        cache: bool | str | Path | RewriteCache = True,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        max_new_tokens: int = 256,
+        judge: bool = False,
+        guard: GuardConfig | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+        self.backend: Backend = make_backend(
+            model,
+            adapter=adapter,
+            base_url=base_url,
+            api_key=api_key,
+            backend=backend,
+            device=device,
+            trust_remote_code=trust_remote_code,
+        )
+        if cache is True:
+            self.cache: RewriteCache | None = RewriteCache.default()
+        elif cache is False or cache is None:
+            self.cache = None
+        elif isinstance(cache, RewriteCache):
+            self.cache = cache
+        else:
+            self.cache = RewriteCache(cache)
+        self.judge = judge
+        self.guard = guard or GuardConfig()
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    # ----------------------------------------------------------------------------------------- public API
+    def optimize(
+        self,
+        prompt: str,
+        *,
+        silver_response: str | None = None,
+        golden_response: str | None = None,
+        max_words: int | None = None,
+    ) -> OptimizationResult:
+        """Optimize one prompt; see the class docstring."""
+        request = OptimizationRequest(prompt, silver_response, golden_response, max_words)
+        return self.optimize_batch([request])[0]
+
+    def optimize_batch(
+        self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
+    ) -> list[OptimizationResult]:
+        """Optimize many prompts with one batched generate call for all cache misses."""
+        requests = self._requests(prompts, max_words)
+        return [group[0] for group in self._run(requests, self.params)]
+
+    def candidates(
+        self,
+        prompt: str | OptimizationRequest,
+        *,
+        num_candidates: int = 4,
+        temperature: float = _CANDIDATE_TEMPERATURE,
+        seed: int | None = None,
+    ) -> list[OptimizationResult]:
+        """Several rewrites of one prompt: the greedy one first, then ``num_candidates - 1`` sampled ones."""
+        return self.candidates_batch([prompt], num_candidates=num_candidates, temperature=temperature, seed=seed)[0]
+
+    def candidates_batch(
+        self,
+        prompts: Sequence[str | OptimizationRequest],
+        *,
+        num_candidates: int = 4,
+        temperature: float = _CANDIDATE_TEMPERATURE,
+        seed: int | None = None,
+    ) -> list[list[OptimizationResult]]:
+        """:meth:`candidates` for many prompts, batched on the backend."""
+        if num_candidates < 1:
+            raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
+        requests = self._requests(prompts, None)
+        greedy = self._run(requests, replace(self.params, temperature=0.0, num_candidates=1))
+        if num_candidates == 1:
+            return greedy
+        sampled_params = replace(
+            self.params,
+            temperature=temperature if temperature > 0 else _CANDIDATE_TEMPERATURE,
+            num_candidates=num_candidates - 1,
+            seed=self.params.seed if seed is None else seed,
+        )
+        sampled = self._run(requests, sampled_params)
+        return [first + rest for first, rest in zip(greedy, sampled)]
+
+    async def aoptimize(
+        self,
+        prompt: str,
+        *,
+        silver_response: str | None = None,
+        golden_response: str | None = None,
+        max_words: int | None = None,
+    ) -> OptimizationResult:
+        """Async :meth:`optimize`: the model runs in an executor, the event loop is never blocked."""
+        request = OptimizationRequest(prompt, silver_response, golden_response, max_words)
+        return (await self.aoptimize_batch([request]))[0]
+
+    async def aoptimize_batch(
+        self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
+    ) -> list[OptimizationResult]:
+        """Async :meth:`optimize_batch`."""
+        requests = self._requests(prompts, max_words)
+        loop = asyncio.get_running_loop()
+        groups = await loop.run_in_executor(None, self._run, requests, self.params)
+        return [group[0] for group in groups]
+
+    def judge_pair(
+        self, raw_prompt: str, prompt_a: str, prompt_b: str, *, golden_response: str | None = None
+    ) -> Literal["A", "B"] | None:
+        """Ask the discriminator template which of two rewrites is better (one order)."""
+        return self._judge_many([(raw_prompt, prompt_a, prompt_b, golden_response)])[0]
+
+    # ------------------------------------------------------------------------------------------ internals
+    @staticmethod
+    def _requests(prompts: Sequence[str | OptimizationRequest], max_words: int | None) -> list[OptimizationRequest]:
+        if isinstance(prompts, str):
+            raise TypeError("optimize_batch takes a list of prompts; for one prompt use optimize()")
+        requests = []
+        for item in prompts:
+            if isinstance(item, OptimizationRequest):
+                requests.append(item)
+            elif isinstance(item, str):
+                requests.append(OptimizationRequest(item, max_words=max_words))
+            else:
+                raise TypeError(
+                    f"each prompt must be a str or OptimizationRequest, got {type(item).__name__}"
+                )
+        return requests
+
+    def _fit_to_context(self, request: OptimizationRequest) -> tuple[list[ChatMessage] | None, list[str]]:
+        """Render; cut silver/golden responses to fit the context window. ``None`` if the prompt can't fit."""
+        messages = render_optimizer_messages(
+            request.prompt,
+            silver_response=request.silver_response,
+            golden_response=request.golden_response,
+            max_words=request.budget,
+        )
+        window = self.backend.context_window
+        if window is None:
+            return messages, []
+        limit = window - self.params.max_new_tokens
+        used = self.backend.count_tokens(messages)
+        if used is None or used <= limit:
+            return messages, []
+        truncated: list[str] = []
+        silver, golden = request.silver_response, request.golden_response
+        for _ in range(8):  # shrink the data (responses), never the instruction
+            if not silver and not golden:
+                break
+            ratio = max(0.0, min(0.9, limit / used) - 0.05)
+            if silver:
+                silver = silver[: int(len(silver) * ratio)] if ratio > 0.05 else None
+            if golden:
+                golden = golden[: int(len(golden) * ratio)] if ratio > 0.05 else None
+            messages = render_optimizer_messages(
+                request.prompt, silver_response=silver, golden_response=golden, max_words=request.budget
+            )
+            used = self.backend.count_tokens(messages) or 0
+            if used <= limit:
+                break
+        if request.silver_response and silver != request.silver_response:
+            truncated.append(f"silver_response cut to {len(silver or '')} of {len(request.silver_response)} chars")
+        if request.golden_response and golden != request.golden_response:
+            truncated.append(f"golden_response cut to {len(golden or '')} of {len(request.golden_response)} chars")
+        if truncated:
+            logger.warning("Optimizer input exceeded the model's context (%d tokens): %s", window, "; ".join(truncated))
+        if used > limit:
+            return None, truncated
+        return messages, truncated
+
+    def _cache_key(self, messages: list[ChatMessage], params: GenerationParams) -> str:
+        return make_cache_key(
+            {"model": self.backend.model_id, "template": TEMPLATE_VERSION, "messages": messages, "params": params.as_key()}
+        )
+
+    def _run(self, requests: list[OptimizationRequest], params: GenerationParams) -> list[list[OptimizationResult]]:
+        started = time.perf_counter()
+        rendered: list[tuple[list[ChatMessage] | None, list[str]]] = [self._fit_to_context(r) for r in requests]
+        replies: list[list[str] | None] = [None] * len(requests)
+        from_cache = [False] * len(requests)
+        keys: list[str | None] = [None] * len(requests)
+        misses: list[int] = []
+        for index, (messages, _) in enumerate(rendered):
+            if messages is None:
+                continue
+            keys[index] = self._cache_key(messages, params)
+            cached = self.cache.get(keys[index]) if self.cache is not None else None  # type: ignore[arg-type]
+            if cached is not None and len(cached) == params.num_candidates:
+                replies[index], from_cache[index] = cached, True
+            else:
+                misses.append(index)
+        generate_started = time.perf_counter()
+        if misses:
+            # Identical requests in one batch are generated once.
+            unique: dict[str, int] = {}
+            for index in misses:
+                unique.setdefault(keys[index], index)  # type: ignore[arg-type]
+            conversations = [rendered[index][0] for index in unique.values()]
+            outputs = self.backend.generate(conversations, params)  # type: ignore[arg-type]
+            by_key = dict(zip(unique.keys(), outputs))
+            for index in misses:
+                replies[index] = by_key[keys[index]]  # type: ignore[index]
+            if self.cache is not None:
+                for key, output in by_key.items():
+                    self.cache.put(key, output)
+        generate_seconds = time.perf_counter() - generate_started
+        guard_started = time.perf_counter()
+        groups: list[list[OptimizationResult]] = []
+        for index, request in enumerate(requests):
+            messages, truncated = rendered[index]
+            if messages is None:
+                groups.append([self._fallback(request, "", "prompt longer than the model's context window", truncated)])
+                continue
+            group = []
+            for raw in replies[index] or [""]:
+                candidate = clean_rewrite(raw, original=request.prompt)
+                verdict = check_rewrite(
+                    request.prompt,
+                    candidate,
+                    max_words=request.budget,
+                    golden_response=request.golden_response,
+                    config=self.guard,
+                )
+                if verdict.accepted:
+                    result = self._result(request, candidate, candidate, True, None, truncated)
+                else:
+                    result = self._fallback(request, candidate, f"guard: {verdict.reason}", truncated)
+                result.cached = from_cache[index]
+                group.append(result)
+            groups.append(group)
+        guard_seconds = time.perf_counter() - guard_started
+        judge_seconds = self._apply_judge(requests, groups) if self.judge else 0.0
+        total = time.perf_counter() - started
+        for group in groups:
+            for result in group:
+                result.timings = {
+                    "generate": generate_seconds,
+                    "guard": guard_seconds,
+                    "judge": judge_seconds,
+                    "total": total,
+                }
+        return groups
+
+    def _result(
+        self,
+        request: OptimizationRequest,
+        optimized: str,
+        candidate: str,
+        accepted: bool,
+        reason: str | None,
+        truncated: list[str],
+    ) -> OptimizationResult:
+        return OptimizationResult(
+            original=request.prompt,
+            optimized=optimized,
+            candidate=candidate,
+            accepted=accepted,
+            reason=reason,
+            variant=request.variant,
+            max_words=request.budget,
+            model_id=self.backend.model_id,
+            truncated=list(truncated),
+        )
+
+    def _fallback(
+        self, request: OptimizationRequest, candidate: str, reason: str, truncated: list[str]
+    ) -> OptimizationResult:
+        return self._result(request, request.prompt, candidate, False, reason, truncated)
+
+    def _judge_many(
+        self, items: Sequence[tuple[str, str, str, str | None]]
+    ) -> list[Literal["A", "B"] | None]:
+        conversations = [
+            render_discriminator_messages(raw, a, b, golden_response=golden) for raw, a, b, golden in items
+        ]
+        scores = self.backend.choice_logprobs(conversations, ["A", "B"])
+        if scores is not None:
+            return ["A" if score_a >= score_b else "B" for score_a, score_b in scores]
+        replies = self.backend.generate(conversations, GenerationParams(max_new_tokens=8))
+        return [parse_judge_choice(reply[0]) for reply in replies]
+
+    def _apply_judge(self, requests: list[OptimizationRequest], groups: list[list[OptimizationResult]]) -> float:
+        """Keep a guarded rewrite only if the judge prefers it in both A/B orders (cancels position bias)."""
+        started = time.perf_counter()
+        pending = [
+            (request, result)
+            for request, group in zip(requests, groups)
+            for result in group
+            if result.accepted
+        ]
+        if not pending:
+            return 0.0
+        items: list[tuple[str, str, str, str | None]] = []
+        for request, result in pending:
+            items.append((request.prompt, result.candidate, request.prompt, request.golden_response))
+            items.append((request.prompt, request.prompt, result.candidate, request.golden_response))
+        choices = self._judge_many(items)
+        for position, (_, result) in enumerate(pending):
+            rewrite_first, original_first = choices[2 * position], choices[2 * position + 1]
+            if rewrite_first == "A" and original_first == "B":
+                result.judge_choice = "rewrite"
+            else:
+                result.judge_choice = "original"
+                result.accepted = False
+                result.optimized = result.original
+                result.reason = "judge preferred the original prompt"
+        return time.perf_counter() - started

@@ -1,0 +1,236 @@
+"""The guard: accept a rewrite only when it cannot silently make things worse.
+
+In the FIPO paper every 13B optimizer lowered downstream accuracy. A small local optimizer must therefore be
+checked: a rewrite is accepted only if it keeps every template placeholder, the numbers, quoted strings and
+option labels of the original, is not empty or degenerate (loops, refusals, an answer instead of a prompt,
+a copy of the meta-prompt, a drift away from the task) and stays near its length budget. Otherwise the
+caller falls back to the original prompt and reports why.
+
+>>> verdict = check_rewrite("Answer the question: {question}", "Answer this question clearly: {question}")
+>>> verdict.accepted
+True
+>>> check_rewrite("Answer the question: {question}", "Answer the question.").reasons
+['lost_placeholder: {question}']
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .templates import OPTIMIZER_TEMPLATE
+
+__all__ = ["GuardConfig", "GuardVerdict", "check_rewrite", "extract_placeholders"]
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Which checks run and how strict they are."""
+
+    #: Reject rewrites that lose or invent ``{x}``, ``{{x}}`` or Jinja ``{{ x }}`` / ``{% ... %}`` tokens.
+    check_placeholders: bool = True
+    #: Reject rewrites that lose a number of the original.
+    check_numbers: bool = True
+    #: Reject rewrites that lose a quoted string of the original.
+    check_quotes: bool = True
+    #: Reject rewrites that lose an option label or option text ("A) ...", "(B) ...").
+    check_options: bool = True
+    #: Reject loops, refusals, answers instead of prompts, copies of the meta-prompt and task drift.
+    check_degenerate: bool = True
+    #: Reject rewrites longer than ``budget_tolerance * max_words + budget_slack_words`` words.
+    check_budget: bool = True
+    budget_tolerance: float = 1.5
+    budget_slack_words: int = 10
+    #: Minimum share of the original's content words that the rewrite must keep (task drift check).
+    min_keyword_recall: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.budget_tolerance < 1.0:
+            raise ValueError(f"budget_tolerance must be >= 1.0, got {self.budget_tolerance}")
+        if not 0.0 <= self.min_keyword_recall <= 1.0:
+            raise ValueError(f"min_keyword_recall must be in [0, 1], got {self.min_keyword_recall}")
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """Outcome of :func:`check_rewrite`: ``accepted`` and, when rejected, one reason per failed check."""
+
+    accepted: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str | None:
+        """All reasons joined, or ``None`` when accepted."""
+        return "; ".join(self.reasons) if self.reasons else None
+
+
+# {{ jinja }} / {% jinja %} / {{escaped}} tokens are kept verbatim (modulo inner spaces).
+_DOUBLE_BRACE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# A str.format replacement field: {name}, {name.attr}, {name[0]}, {name!r}, {name:>10}, {0}, {}.
+_FORMAT_FIELD = re.compile(
+    r"\{(?:[A-Za-z_]\w*|\d+)?(?:\.[A-Za-z_]\w*|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}\n]*)?\}"
+)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:/]\d+)*(?:\.\d+)?%?")
+_DOUBLE_QUOTED = re.compile(r"[\"“]([^\"“”\n]{1,200})[\"”]")
+_SINGLE_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,120})'(?!\w)")
+_OPTION_LINE = re.compile(r"^\s*(?:\(([A-Ha-h1-9])\)|([A-Ha-h1-9])[).:])\s+(\S.*)$", re.MULTILINE)
+_REFUSAL = re.compile(
+    r"^\s*(?:i'?m\s+sorry|i\s+am\s+sorry|sorry,|i\s+can(?:not|'t)\s+(?:help|assist|do|provide|comply)|"
+    r"as\s+an\s+ai\b|i\s+am\s+unable|i'm\s+unable)",
+    re.IGNORECASE,
+)
+_ANSWER_START = re.compile(r"^\s*(?:the\s+(?:final\s+)?answer\s+is|answer\s*:|solution\s*:|result\s*:)", re.I)
+# "The answer is 14" (a concrete value, not the placeholder "N") or a worked computation "12 + 2 = 14".
+_CONCRETE_ANSWER = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*\(?[$£€]?\d", re.I)
+_WORKED_COMPUTATION = re.compile(r"\d\s*[-+*/×x]\s*\d+(?:\.\d+)?\s*=\s*[$£€]?\d")
+_WORD = re.compile(r"[A-Za-zÀ-ÿ]{4,}|[^\W\d_]{2,}", re.UNICODE)
+_STOPWORDS = frozenset(
+    """about above after again against because been before being below between both could does doing down
+    during each from further have having here into itself just more most once only other over same should
+    some such than that their theirs them then there these they this those through under until very what
+    when where which while will with would your yours also please answer question following given text
+    prompt write using make sure""".split()
+)
+
+
+def _normalise_token(token: str) -> str:
+    return re.sub(r"\s+", "", token)
+
+
+def extract_placeholders(text: str) -> Counter[str]:
+    """All template tokens of ``text``: format fields, ``{{escapes}}`` and Jinja blocks, normalised.
+
+    >>> sorted(extract_placeholders("Hi {name}, {{literal}} and {{ var }} {% if x %}"))
+    ['{%ifx%}', '{name}', '{{literal}}', '{{var}}']
+    """
+    tokens: Counter[str] = Counter()
+    remainder_parts: list[str] = []
+    last = 0
+    for match in _DOUBLE_BRACE.finditer(text):
+        tokens[_normalise_token(match.group(0))] += 1
+        remainder_parts.append(text[last : match.start()])
+        last = match.end()
+    remainder_parts.append(text[last:])
+    for part in remainder_parts:
+        for match in _FORMAT_FIELD.finditer(part):
+            tokens[_normalise_token(match.group(0))] += 1
+    return tokens
+
+
+def _numbers(text: str) -> set[str]:
+    found = set()
+    for match in _NUMBER.finditer(text):
+        found.add(match.group(0).rstrip(".,:/"))
+    return found
+
+
+def _quoted(text: str) -> set[str]:
+    spans = {m.group(1).strip() for m in _DOUBLE_QUOTED.finditer(text)}
+    spans |= {m.group(1).strip() for m in _SINGLE_QUOTED.finditer(text) if " " in m.group(1) or len(m.group(1)) > 2}
+    return {span for span in spans if span}
+
+
+def _options(text: str) -> list[tuple[str, str]]:
+    options = [((m.group(1) or m.group(2)).upper(), m.group(3).strip()) for m in _OPTION_LINE.finditer(text)]
+    return options if len(options) >= 2 else []
+
+
+def _normalise_space(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _repetition_score(text: str, n: int = 4) -> float:
+    """Share of word n-grams that are repeats; ~0 for normal prose, high for loops."""
+    words = text.lower().split()
+    if len(words) < 3 * n:
+        return 0.0
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    repeated = sum(c - 1 for c in counts.values() if c > 1)
+    return repeated / len(grams)
+
+
+def _content_words(text: str) -> set[str]:
+    stripped = _DOUBLE_BRACE.sub(" ", _FORMAT_FIELD.sub(" ", text))
+    return {w.lower() for w in _WORD.findall(stripped) if w.lower() not in _STOPWORDS}
+
+
+def _copies_meta_prompt(rewrite: str) -> bool:
+    lowered = rewrite.lower()
+    if any(marker.lower() in lowered for marker in OPTIMIZER_TEMPLATE.markers):
+        return True
+    fixed_sentences = [OPTIMIZER_TEMPLATE.intro, OPTIMIZER_TEMPLATE.output_label, "Do not answer the task"]
+    return any(_normalise_space(sentence)[:60] in _normalise_space(rewrite) for sentence in fixed_sentences)
+
+
+def _degenerate_reasons(original: str, rewrite: str, golden_response: str | None, min_recall: float) -> list[str]:
+    reasons: list[str] = []
+    if _repetition_score(rewrite) > max(0.3, _repetition_score(original) + 0.2):
+        reasons.append("degenerate: repeated text (generation loop)")
+    if _REFUSAL.match(rewrite) and not _REFUSAL.match(original):
+        reasons.append("degenerate: refusal instead of a prompt")
+    answers = (
+        (_ANSWER_START.match(rewrite) and not _ANSWER_START.match(original))
+        or (_CONCRETE_ANSWER.search(rewrite) and not _CONCRETE_ANSWER.search(original))
+        or (_WORKED_COMPUTATION.search(rewrite) and not _WORKED_COMPUTATION.search(original))
+    )
+    if answers:
+        reasons.append("degenerate: an answer to the task instead of a prompt")
+    elif golden_response and len(golden_response.strip()) >= 8:
+        golden = _normalise_space(golden_response)
+        if golden in _normalise_space(rewrite) and golden not in _normalise_space(original):
+            reasons.append("degenerate: the rewrite contains the golden response (it answers the task)")
+    if _copies_meta_prompt(rewrite) and not _copies_meta_prompt(original):
+        reasons.append("degenerate: copy of the optimizer's meta-prompt")
+    keywords = _content_words(original)
+    if len(keywords) >= 3:
+        kept = keywords & _content_words(rewrite)
+        recall = len(kept) / len(keywords)
+        if recall < min_recall:
+            reasons.append(f"drifted: keeps {recall:.0%} of the original's content words (< {min_recall:.0%})")
+    return reasons
+
+
+def check_rewrite(
+    original: str,
+    rewrite: str,
+    *,
+    max_words: int | None = None,
+    golden_response: str | None = None,
+    config: GuardConfig | None = None,
+) -> GuardVerdict:
+    """Check a cleaned rewrite against its original; see the module docstring for what is checked."""
+    cfg = config or GuardConfig()
+    if not rewrite or not rewrite.strip():
+        return GuardVerdict(False, ["empty rewrite"])
+    reasons: list[str] = []
+    if cfg.check_placeholders:
+        before, after = extract_placeholders(original), extract_placeholders(rewrite)
+        reasons += [f"lost_placeholder: {token}" for token in sorted(before) if token not in after]
+        reasons += [f"new_placeholder: {token}" for token in sorted(after) if token not in before]
+    if cfg.check_numbers:
+        kept_numbers = _numbers(rewrite)
+        reasons += [f"lost_number: {n}" for n in sorted(_numbers(original)) if n not in kept_numbers]
+    if cfg.check_quotes:
+        normalised = _normalise_space(rewrite)
+        reasons += [
+            f"lost_quote: {q!r}" for q in sorted(_quoted(original)) if _normalise_space(q) not in normalised
+        ]
+    if cfg.check_options:
+        normalised = _normalise_space(rewrite)
+        rewrite_labels = {label for label, _ in _options(rewrite)}
+        rewrite_labels |= {m.upper() for m in re.findall(r"\(([A-Ha-h1-9])\)|\b([A-H])[).:]", rewrite) for m in m if m}
+        for label, text in _options(original):
+            if label not in rewrite_labels:
+                reasons.append(f"lost_option_label: {label}")
+            elif _normalise_space(text) not in normalised:
+                reasons.append(f"lost_option_text: {label}")
+    if cfg.check_degenerate:
+        reasons += _degenerate_reasons(original, rewrite, golden_response, cfg.min_keyword_recall)
+    if cfg.check_budget and max_words is not None:
+        limit = int(cfg.budget_tolerance * max_words) + cfg.budget_slack_words
+        words = len(rewrite.split())
+        if words > limit:
+            reasons.append(f"over_budget: {words} words > {limit} (budget {max_words})")
+    return GuardVerdict(not reasons, reasons)

