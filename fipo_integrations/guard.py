@@ -131,6 +131,22 @@ def _quoted(text: str) -> set[str]:
     return {span for span in spans if span}
 
 
+_QUOTE_CHARS = "\"'“”‘’`«»"
+
+
+def _keeps_quote(span: str, normalised_rewrite: str) -> bool:
+    """The quoted span appears in the rewrite, still quoted (any quote style)."""
+    needle = _normalise_space(span)
+    start = normalised_rewrite.find(needle)
+    while start != -1:
+        before = normalised_rewrite[start - 1 : start] if start > 0 else ""
+        after = normalised_rewrite[start + len(needle) : start + len(needle) + 1]
+        if before in _QUOTE_CHARS and after in _QUOTE_CHARS and before and after:
+            return True
+        start = normalised_rewrite.find(needle, start + 1)
+    return False
+
+
 def _options(text: str) -> list[tuple[str, str]]:
     options = [((m.group(1) or m.group(2)).upper(), m.group(3).strip()) for m in _OPTION_LINE.finditer(text)]
     return options if len(options) >= 2 else []
@@ -214,9 +230,7 @@ def check_rewrite(
         reasons += [f"lost_number: {n}" for n in sorted(_numbers(original)) if n not in kept_numbers]
     if cfg.check_quotes:
         normalised = _normalise_space(rewrite)
-        reasons += [
-            f"lost_quote: {q!r}" for q in sorted(_quoted(original)) if _normalise_space(q) not in normalised
-        ]
+        reasons += [f"lost_quote: {q!r}" for q in sorted(_quoted(original)) if not _keeps_quote(q, normalised)]
     if cfg.check_options:
         normalised = _normalise_space(rewrite)
         rewrite_labels = {label for label, _ in _options(rewrite)}

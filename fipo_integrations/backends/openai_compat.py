@@ -94,8 +94,8 @@ class OpenAICompatibleBackend(Backend):
         # Some servers ignore n > 1; ask again for the missing ones.
         while len(replies) < params.num_candidates:
             payload["n"] = 1
-            if "seed" in payload:
-                payload["seed"] = int(payload["seed"]) + len(replies)
+            if "seed" in payload and params.seed is not None:
+                payload["seed"] = params.seed + len(replies)
             extra = self._post(payload)["choices"]
             replies.append(str((extra[0].get("message") or {}).get("content") or "").strip())
         return replies[: params.num_candidates]
