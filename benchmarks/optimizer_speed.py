@@ -131,20 +131,52 @@ def main() -> None:
         fresh.optimize_batch(prompts)
         warm_disk = time.perf_counter() - started
     accepted = sum(r.accepted for r in results)
-    rows.append((f"engine, {len(prompts)} prompts, batch 8, cold cache", f"{cold:.1f} s", f"guard accepted {accepted}/{len(prompts)}"))
-    rows.append((f"engine, {len(prompts)} prompts, warm cache (memory)", f"{warm * 1000:.1f} ms", f"{warm / len(prompts) * 1e6:.0f} µs/prompt"))
-    rows.append((f"engine, {len(prompts)} prompts, warm cache (SQLite)", f"{warm_disk * 1000:.1f} ms", "new process-like reader"))
+    rows.append(
+        (
+            f"engine, {len(prompts)} prompts, batch 8, cold cache",
+            f"{cold:.1f} s",
+            f"guard accepted {accepted}/{len(prompts)}",
+        )
+    )
+    rows.append(
+        (
+            f"engine, {len(prompts)} prompts, warm cache (memory)",
+            f"{warm * 1000:.1f} ms",
+            f"{warm / len(prompts) * 1e6:.0f} µs/prompt",
+        )
+    )
+    rows.append(
+        (
+            f"engine, {len(prompts)} prompts, warm cache (SQLite)",
+            f"{warm_disk * 1000:.1f} ms",
+            "new process-like reader",
+        )
+    )
 
     weight_bytes = sum(p.numel() * p.element_size() for p in backend.model.parameters())
     bandwidth = memory_bandwidth_gbs()
     bound = bandwidth * 1e9 / weight_bytes
     rows.append(("weights read per decoding step", f"{weight_bytes / 1e6:.0f} MB", f"{backend.model.dtype}"))
     rows.append(("measured memory bandwidth (copy)", f"{bandwidth:.1f} GB/s", "best of 5, 512 MB tensor"))
-    rows.append(("bandwidth bound, batch 1", f"{bound:.0f} tok/s", f"measured {measured[1]:.1f} tok/s = {measured[1] / bound:.0%} of bound"))
-    rows.append(("bandwidth bound, batch 8", f"{8 * bound:.0f} tok/s", f"measured {measured[8]:.1f} tok/s = {measured[8] / (8 * bound):.0%} of bound"))
+    rows.append(
+        (
+            "bandwidth bound, batch 1",
+            f"{bound:.0f} tok/s",
+            f"measured {measured[1]:.1f} tok/s = {measured[1] / bound:.0%} of bound",
+        )
+    )
+    rows.append(
+        (
+            "bandwidth bound, batch 8",
+            f"{8 * bound:.0f} tok/s",
+            f"measured {measured[8]:.1f} tok/s = {measured[8] / (8 * bound):.0%} of bound",
+        )
+    )
 
-    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; max_new_tokens={args.max_new_tokens}\n")
+    print(
+        f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; max_new_tokens={args.max_new_tokens}\n"
+    )
     print("| measurement | value | notes |\n|---|---|---|")
     for name, value, note in rows:
         print(f"| {name} | {value} | {note} |")

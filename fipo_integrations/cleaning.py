@@ -79,7 +79,7 @@ def clean_rewrite(raw: str, *, original: str | None = None) -> str:
         if fenced:
             text = fenced.group(1).strip()
     text = _drop_trailing_chatter(text).strip()
-    if not (original_text[:1] in {'"', "'", "“", "`"}):
+    if original_text[:1] not in {'"', "'", "“", "`"}:
         text = _strip_wrapping_quotes(text)
     text = _LABEL.sub("", text, count=1).strip()
     return text

@@ -24,12 +24,12 @@ DEMO_PROMPT = (
 
 def _side_by_side(left_title: str, left: str, right_title: str, right: str) -> str:
     width = max(30, min(60, (shutil.get_terminal_size((120, 20)).columns - 3) // 2))
-    left_lines = [left_title, "-" * width, *textwrap.wrap(left, width) or [""]]
-    right_lines = [right_title, "-" * width, *textwrap.wrap(right, width) or [""]]
+    left_lines = [left_title, "-" * width, *(textwrap.wrap(left, width) or [""])]
+    right_lines = [right_title, "-" * width, *(textwrap.wrap(right, width) or [""])]
     rows = max(len(left_lines), len(right_lines))
     left_lines += [""] * (rows - len(left_lines))
     right_lines += [""] * (rows - len(right_lines))
-    return "\n".join(f"{a:<{width}} | {b}" for a, b in zip(left_lines, right_lines))
+    return "\n".join(f"{a:<{width}} | {b}" for a, b in zip(left_lines, right_lines, strict=True))
 
 
 def run_demo(prompt: str | None = None, *, max_new_tokens: int = 160) -> None:

@@ -221,7 +221,7 @@ class PromptOptimizer:
             seed=self.params.seed if seed is None else seed,
         )
         sampled = self._run(requests, sampled_params)
-        return [first + rest for first, rest in zip(greedy, sampled)]
+        return [first + rest for first, rest in zip(greedy, sampled, strict=True)]
 
     async def aoptimize(
         self,
@@ -262,9 +262,7 @@ class PromptOptimizer:
             elif isinstance(item, str):
                 requests.append(OptimizationRequest(item, max_words=max_words))
             else:
-                raise TypeError(
-                    f"each prompt must be a str or OptimizationRequest, got {type(item).__name__}"
-                )
+                raise TypeError(f"each prompt must be a str or OptimizationRequest, got {type(item).__name__}")
         return requests
 
     def _fit_to_context(self, request: OptimizationRequest) -> tuple[list[ChatMessage] | None, list[str]]:
@@ -310,7 +308,12 @@ class PromptOptimizer:
 
     def _cache_key(self, messages: list[ChatMessage], params: GenerationParams) -> str:
         return make_cache_key(
-            {"model": self.backend.model_id, "template": TEMPLATE_VERSION, "messages": messages, "params": params.as_key()}
+            {
+                "model": self.backend.model_id,
+                "template": TEMPLATE_VERSION,
+                "messages": messages,
+                "params": params.as_key(),
+            }
         )
 
     def _run(self, requests: list[OptimizationRequest], params: GenerationParams) -> list[list[OptimizationResult]]:
@@ -337,7 +340,7 @@ class PromptOptimizer:
                 unique.setdefault(keys[index], index)  # type: ignore[arg-type]
             conversations = [rendered[index][0] for index in unique.values()]
             outputs = self.backend.generate(conversations, params)  # type: ignore[arg-type]
-            by_key = dict(zip(unique.keys(), outputs))
+            by_key = dict(zip(unique.keys(), outputs, strict=True))
             for index in misses:
                 replies[index] = by_key[keys[index]]  # type: ignore[index]
             if self.cache is not None:
@@ -407,9 +410,7 @@ class PromptOptimizer:
     ) -> OptimizationResult:
         return self._result(request, request.prompt, candidate, False, reason, truncated)
 
-    def _judge_many(
-        self, items: Sequence[tuple[str, str, str, str | None]]
-    ) -> list[Literal["A", "B"] | None]:
+    def _judge_many(self, items: Sequence[tuple[str, str, str, str | None]]) -> list[Literal["A", "B"] | None]:
         conversations = [
             render_discriminator_messages(raw, a, b, golden_response=golden) for raw, a, b, golden in items
         ]
@@ -424,7 +425,7 @@ class PromptOptimizer:
         started = time.perf_counter()
         pending = [
             (request, result)
-            for request, group in zip(requests, groups)
+            for request, group in zip(requests, groups, strict=True)
             for result in group
             if result.accepted
         ]

@@ -68,9 +68,7 @@ class GuardVerdict:
 # {{ jinja }} / {% jinja %} / {{escaped}} tokens are kept verbatim (modulo inner spaces).
 _DOUBLE_BRACE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 # A str.format replacement field: {name}, {name.attr}, {name[0]}, {name!r}, {name:>10}, {0}, {}.
-_FORMAT_FIELD = re.compile(
-    r"\{(?:[A-Za-z_]\w*|\d+)?(?:\.[A-Za-z_]\w*|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}\n]*)?\}"
-)
+_FORMAT_FIELD = re.compile(r"\{(?:[A-Za-z_]\w*|\d+)?(?:\.[A-Za-z_]\w*|\[[^\]{}]*\])*(?:![rsa])?(?::[^{}\n]*)?\}")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:/]\d+)*(?:\.\d+)?%?")
 _DOUBLE_QUOTED = re.compile(r"[\"“]([^\"“”\n]{1,200})[\"”]")
 _SINGLE_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,120})'(?!\w)")
@@ -86,11 +84,81 @@ _CONCRETE_ANSWER = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*\(?[$£�
 _WORKED_COMPUTATION = re.compile(r"\d\s*[-+*/×x]\s*\d+(?:\.\d+)?\s*=\s*[$£€]?\d")
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]{4,}|[^\W\d_]{2,}", re.UNICODE)
 _STOPWORDS = frozenset(
-    """about above after again against because been before being below between both could does doing down
-    during each from further have having here into itself just more most once only other over same should
-    some such than that their theirs them then there these they this those through under until very what
-    when where which while will with would your yours also please answer question following given text
-    prompt write using make sure""".split()
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "could",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "from",
+        "further",
+        "have",
+        "having",
+        "here",
+        "into",
+        "itself",
+        "just",
+        "more",
+        "most",
+        "once",
+        "only",
+        "other",
+        "over",
+        "same",
+        "should",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "until",
+        "very",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+        "yours",
+        "also",
+        "please",
+        "answer",
+        "question",
+        "following",
+        "given",
+        "text",
+        "prompt",
+        "write",
+        "using",
+        "make",
+        "sure",
+    ]
 )
 
 

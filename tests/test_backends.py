@@ -6,7 +6,7 @@ import threading
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -40,10 +40,10 @@ def test_make_backend_validation() -> None:
 
 # --------------------------------------------------------------------------- OpenAI-compatible endpoint
 class _Handler(BaseHTTPRequestHandler):
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
     ignore_n = False
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         if body["messages"][-1]["content"] == "fail":
@@ -79,7 +79,9 @@ def endpoint():  # type: ignore[no-untyped-def]
 def test_openai_backend_batches_and_sends_parameters(endpoint: str) -> None:
     backend = make_backend("fipo-70b", base_url=endpoint, api_key="secret")
     assert isinstance(backend, OpenAICompatibleBackend)
-    replies = backend.generate([CONVERSATION, [{"role": "user", "content": "Other"}]], GenerationParams(max_new_tokens=9))
+    replies = backend.generate(
+        [CONVERSATION, [{"role": "user", "content": "Other"}]], GenerationParams(max_new_tokens=9)
+    )
     assert replies == [["echo 0: Say hi."], ["echo 0: Other"]]
     first = _Handler.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer secret"
@@ -151,7 +153,9 @@ def test_vllm_backend_with_fake_engine(monkeypatch: pytest.MonkeyPatch, tmp_path
     (tmp_path / "adapter_config.json").write_text("{}")
     backend = make_backend("org/fipo-70b", backend="vllm", adapter=tmp_path)
     assert seen["engine"] == {"model": "org/fipo-70b", "trust_remote_code": False, "enable_lora": True}
-    replies = backend.generate([CONVERSATION, CONVERSATION], GenerationParams(temperature=0.8, num_candidates=2, seed=3))
+    replies = backend.generate(
+        [CONVERSATION, CONVERSATION], GenerationParams(temperature=0.8, num_candidates=2, seed=3)
+    )
     assert replies == [["out0", "out1"], ["out0", "out1"]]
     assert seen["sampling"]["n"] == 2 and seen["sampling"]["seed"] == 3 and seen["lora"].path == str(tmp_path)
     assert backend.context_window == 4096 and "+adapter@" in backend.model_id
@@ -175,9 +179,13 @@ def test_transformers_backend_on_tiny_model(tiny_chat_model_dir: Path) -> None:
     assert len(greedy) == 3 and greedy[0] == greedy[2]  # batching and padding do not change greedy output
     again = backend.generate(conversations[:1], GenerationParams(max_new_tokens=5))
     assert again[0] == greedy[0]
-    sampled = backend.generate([CONVERSATION], GenerationParams(max_new_tokens=5, temperature=1.0, num_candidates=3, seed=1))
+    sampled = backend.generate(
+        [CONVERSATION], GenerationParams(max_new_tokens=5, temperature=1.0, num_candidates=3, seed=1)
+    )
     assert len(sampled[0]) == 3
-    assert sampled == backend.generate([CONVERSATION], GenerationParams(max_new_tokens=5, temperature=1.0, num_candidates=3, seed=1))
+    assert sampled == backend.generate(
+        [CONVERSATION], GenerationParams(max_new_tokens=5, temperature=1.0, num_candidates=3, seed=1)
+    )
     scores = backend.choice_logprobs([CONVERSATION], ["A", "B"])
     assert scores is not None and len(scores[0]) == 2 and all(s < 0 for s in scores[0])
     assert backend.count_tokens(CONVERSATION) > 3  # type: ignore[operator]
@@ -203,7 +211,7 @@ def test_missing_local_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_adapter_directory(tiny_chat_model_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+    with pytest.raises(FileNotFoundError, match=r"adapter_config\.json"):
         make_backend(tiny_chat_model_dir, adapter=tmp_path)
 
 

@@ -10,7 +10,9 @@ from fipo_integrations.testing import ScriptedBackend
 
 
 def make(script, **kwargs) -> tuple[PromptOptimizer, ScriptedBackend]:  # type: ignore[no-untyped-def]
-    backend = ScriptedBackend(script, **{k: kwargs.pop(k) for k in ("judge_reply", "context_window", "full") if k in kwargs})
+    backend = ScriptedBackend(
+        script, **{k: kwargs.pop(k) for k in ("judge_reply", "context_window", "full") if k in kwargs}
+    )
     return PromptOptimizer(backend, **kwargs), backend
 
 
@@ -52,7 +54,7 @@ def test_batch_is_one_generate_call_and_keeps_order() -> None:
     prompts = [f"Summarise document number {i}: {{text}}" for i in range(7)]
     results = optimizer.optimize_batch(prompts)
     assert [r.original for r in results] == prompts
-    assert all(r.optimized == f"Please do this carefully: {p}" for r, p in zip(results, prompts))
+    assert all(r.optimized == f"Please do this carefully: {p}" for r, p in zip(results, prompts, strict=True))
     assert len(backend.calls) == 1 and len(backend.calls[0]) == 7
 
 
@@ -177,7 +179,11 @@ def test_prompt_longer_than_context_falls_back_without_calling_the_model() -> No
 
 def test_control_characters_emoji_and_code_work() -> None:
     optimizer, _ = make(lambda p: f"Carefully handle this: {p}", cache=False)
-    for prompt in ["Résume ce texte\x07 : {texte} 🙂", "def f(x):\n    return x\x00\nExplain f.", "日本語で答えて: {q}"]:
+    for prompt in [
+        "Résume ce texte\x07 : {texte} 🙂",
+        "def f(x):\n    return x\x00\nExplain f.",
+        "日本語で答えて: {q}",
+    ]:
         result = optimizer.optimize(prompt)
         assert result.optimized.endswith(prompt)
 
@@ -190,12 +196,16 @@ def test_injection_in_the_prompt_does_not_hijack_the_result() -> None:
 
 
 def test_custom_guard_config() -> None:
-    optimizer, _ = make(lambda p: "Answer it.", cache=False, guard=GuardConfig(check_placeholders=False, check_degenerate=False))
+    optimizer, _ = make(
+        lambda p: "Answer it.",
+        cache=False,
+        guard=GuardConfig(check_placeholders=False, check_degenerate=False),
+    )
     assert optimizer.optimize("Answer: {question}").accepted
 
 
 async def test_async_variants_do_not_block_the_loop() -> None:
-    optimizer, backend = make(improve, cache=False)
+    optimizer, _ = make(improve, cache=False)
     ticks = 0
 
     async def ticker() -> None:

@@ -25,7 +25,11 @@ def test_accepts_a_faithful_rewrite() -> None:
         ("Answer: {question}", "Answer {question} using {context}.", "new_placeholder: {context}"),
         ("Use {{literal}} and {x}", "Use {x} only", "lost_placeholder: {{literal}}"),
         ("Hello {{ name }}!", "Greet {{name}} warmly!", None),
-        ("{% for d in docs %}{{ d }}{% endfor %} Summarise.", "Summarise these documents.", "lost_placeholder"),
+        (
+            "{% for d in docs %}{{ d }}{% endfor %} Summarise.",
+            "Summarise these documents.",
+            "lost_placeholder",
+        ),
         ("Format {price:.2f} and {items[0]}", "Show {price:.2f} and {items[0]} clearly", None),
         ("Compute 12 * 7.5 for 3 people", "Compute the product for three people", "lost_number: 12"),
         ('Reply "yes" or "no".', "Reply yes or no, with a short reason.", "lost_quote"),

@@ -43,7 +43,16 @@ def test_py_typed_ships() -> None:
 
 
 def test_cli_optimize_with_tiny_model(tiny_chat_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["optimize", "Answer the question: {question}", "--model", str(tiny_chat_model_dir), "--no-cache", "--json"])
+    code = cli.main(
+        [
+            "optimize",
+            "Answer the question: {question}",
+            "--model",
+            str(tiny_chat_model_dir),
+            "--no-cache",
+            "--json",
+        ]
+    )
     assert code == 0
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert record["original"] == "Answer the question: {question}"
@@ -54,7 +63,9 @@ def test_cli_optimize_with_tiny_model(tiny_chat_model_dir: Path, capsys: pytest.
 def test_cli_file_batch_and_stdin(tiny_chat_model_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('"Summarise {text}"\n{"prompt": "Add 2 and 3", "golden_response": "5"}\n\n')
-    assert cli.main(["optimize", "--file", str(prompts), "--model", str(tiny_chat_model_dir), "--no-cache", "--json"]) == 0
+    assert (
+        cli.main(["optimize", "--file", str(prompts), "--model", str(tiny_chat_model_dir), "--no-cache", "--json"]) == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [line["original"] for line in lines] == ["Summarise {text}", "Add 2 and 3"]
     assert lines[1]["variant"] == "golden"
@@ -73,7 +84,7 @@ def test_cli_errors(tmp_path: Path) -> None:
         cli.main(["optimize", "--file", str(bad)])
     empty = tmp_path / "empty.jsonl"
     empty.write_text('{"prompt": "   "}\n')
-    with pytest.raises(SystemExit, match="empty.jsonl:1: prompt is empty"):
+    with pytest.raises(SystemExit, match=r"empty\.jsonl:1: prompt is empty"):
         cli.main(["optimize", "--file", str(empty)])
     with pytest.raises(SystemExit, match="give a PROMPT"):
         cli.main(["optimize"])

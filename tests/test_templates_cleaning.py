@@ -16,7 +16,13 @@ from fipo_integrations.templates import (
 
 @pytest.mark.parametrize(
     ("silver", "golden", "variant"),
-    [(None, None, "none"), ("4", None, "silver"), (None, "4", "golden"), ("3", "4", "both"), ("  ", "", "none")],
+    [
+        (None, None, "none"),
+        ("4", None, "silver"),
+        (None, "4", "golden"),
+        ("3", "4", "both"),
+        ("  ", "", "none"),
+    ],
 )
 def test_variants_select_blocks(silver: str | None, golden: str | None, variant: str) -> None:
     assert variant_for(silver_response=silver, golden_response=golden) == variant

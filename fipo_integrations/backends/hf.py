@@ -99,7 +99,8 @@ class TransformersBackend(Backend):
     """Runs a local Hugging Face causal LM with its own chat template.
 
     >>> backend = TransformersBackend()  # doctest: +SKIP
-    >>> backend.generate([[{"role": "user", "content": "Say hi."}]], GenerationParams(max_new_tokens=8))  # doctest: +SKIP
+    >>> conversation = [{"role": "user", "content": "Say hi."}]
+    >>> backend.generate([conversation], GenerationParams(max_new_tokens=8))  # doctest: +SKIP
     [['Hi!']]
     """
 
@@ -157,9 +158,7 @@ class TransformersBackend(Backend):
 
     def _encode(self, texts: list[str]) -> Any:
         self.tokenizer.padding_side = "left"
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            self.model.device
-        )
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
 
     def _stop_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id}

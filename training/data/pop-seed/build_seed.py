@@ -67,7 +67,7 @@ def generate_weak(records: list[dict[str, str]], weak_path: Path, batch_size: in
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             replies = backend.generate([[{"role": "user", "content": r["raw_prompt"]}] for r in chunk], params)
-            for record, reply in zip(chunk, replies):
+            for record, reply in zip(chunk, replies, strict=True):
                 out.write(json.dumps({"id": record["id"], "response": reply[0]}, ensure_ascii=False) + "\n")
             out.flush()
             os.fsync(out.fileno())
@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     weak = load_weak(weak_path)
     missing = [r["id"] for r in records if r["id"] not in weak]
     if missing:
-        raise SystemExit(f"{len(missing)} records have no weak response yet (first: {missing[0]}); run without --no-generate")
-    train, heldout = [], []
+        raise SystemExit(
+            f"{len(missing)} records have no weak response yet (first: {missing[0]}); run without --no-generate"
+        )
+    train: list[dict[str, str]] = []
+    heldout: list[dict[str, str]] = []
     for record in records:
         full = {**record, WEAK_FIELD: weak[record["id"]]}
         (heldout if is_heldout(record["id"]) else train).append(full)
