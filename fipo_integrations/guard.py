@@ -81,8 +81,17 @@ _REFUSAL = re.compile(
 _ANSWER_START = re.compile(r"^\s*(?:the\s+(?:final\s+)?answer\s+is|answer\s*:|solution\s*:|result\s*:)", re.I)
 # "The answer is 14" (a concrete value, not the placeholder "N") or a worked computation "12 + 2 = 14".
 _CONCRETE_ANSWER = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*\(?[$£€]?\d", re.I)
-_WORKED_COMPUTATION = re.compile(r"\d\s*[-+*/×x]\s*\d+(?:\.\d+)?\s*=\s*[$£€]?\d")
-_WORD = re.compile(r"[A-Za-zÀ-ÿ]{4,}|[^\W\d_]{2,}", re.UNICODE)
+_WORKED_COMPUTATION = re.compile(r"(\d+(?:\.\d+)?)\s*[-+*/×x]\s*(\d+(?:\.\d+)?)\s*=\s*[$£€]?\d")
+_EXAMPLE_CUE = re.compile(r"(?:for\s+example|for\s+instance|e\.g\.|such\s+as|like)\W*$", re.IGNORECASE)
+_NUMBER_WORDS = {
+    str(i): word
+    for i, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+# Latin words of 4+ letters, or runs of 2+ letters of other scripts (CJK, Cyrillic, ...).
+_WORD = re.compile(r"[A-Za-zÀ-ÿ]{4,}|[^\W\d_A-Za-zÀ-ÿ]{2,}", re.UNICODE)
 _STOPWORDS = frozenset(
     [
         "about",
@@ -186,6 +195,24 @@ def extract_placeholders(text: str) -> Counter[str]:
     return tokens
 
 
+def _works_the_problem(original: str, text: str) -> bool:
+    """A computation ``a op b = c`` on numbers of the original, not introduced as an example."""
+    original_numbers = _numbers(original)
+    for match in _WORKED_COMPUTATION.finditer(text):
+        if _EXAMPLE_CUE.search(text[max(0, match.start() - 30) : match.start()]):
+            continue
+        if match.group(1) in original_numbers or match.group(2) in original_numbers:
+            return True
+    return False
+
+
+def _keeps_number(number: str, kept_numbers: set[str], normalised_rewrite: str) -> bool:
+    if number in kept_numbers:
+        return True
+    word = _NUMBER_WORDS.get(number)
+    return word is not None and re.search(rf"\b{word}\b", normalised_rewrite) is not None
+
+
 def _numbers(text: str) -> set[str]:
     found = set()
     for match in _NUMBER.finditer(text):
@@ -257,7 +284,7 @@ def _degenerate_reasons(original: str, rewrite: str, golden_response: str | None
     answers = (
         (_ANSWER_START.match(rewrite) and not _ANSWER_START.match(original))
         or (_CONCRETE_ANSWER.search(rewrite) and not _CONCRETE_ANSWER.search(original))
-        or (_WORKED_COMPUTATION.search(rewrite) and not _WORKED_COMPUTATION.search(original))
+        or (_works_the_problem(original, rewrite) and not _works_the_problem(original, original))
     )
     if answers:
         reasons.append("degenerate: an answer to the task instead of a prompt")
@@ -294,8 +321,10 @@ def check_rewrite(
         reasons += [f"lost_placeholder: {token}" for token in sorted(before) if token not in after]
         reasons += [f"new_placeholder: {token}" for token in sorted(after) if token not in before]
     if cfg.check_numbers:
-        kept_numbers = _numbers(rewrite)
-        reasons += [f"lost_number: {n}" for n in sorted(_numbers(original)) if n not in kept_numbers]
+        kept_numbers, lowered = _numbers(rewrite), _normalise_space(rewrite)
+        reasons += [
+            f"lost_number: {n}" for n in sorted(_numbers(original)) if not _keeps_number(n, kept_numbers, lowered)
+        ]
     if cfg.check_quotes:
         normalised = _normalise_space(rewrite)
         reasons += [f"lost_quote: {q!r}" for q in sorted(_quoted(original)) if not _keeps_quote(q, normalised)]

@@ -104,3 +104,15 @@ def test_non_english_code_and_emoji() -> None:
     assert reasons("Traduis en anglais : « bonjour » 🙂", "Traduis en anglais le mot « bonjour » 🙂.") == []
     code = "Fix the bug:\n```python\ndef add(a, b):\n    return a - b\n```"
     assert reasons(code, "Find and fix the bug so that add returns the sum:\n" + code.split(":", 1)[1]) == []
+
+
+def test_number_words_count_as_kept() -> None:
+    assert reasons("Give me 3 ways to say hello", "Write three different ways to say hello, as a list.") == []
+    assert any("lost_number: 3" in r for r in reasons("Give me 3 ways to say hello", "Write ways to say hello."))
+
+
+def test_example_equations_are_not_answers() -> None:
+    original = "Tom has 6 apples and buys 12 more. How many apples does he have?"
+    instruction = original + " Show each step as an equation (for example 3 × 4 = 12) and end with 'The answer is N.'"
+    assert reasons(original, instruction) == []
+    assert any("answer to the task" in r for r in reasons(original, original + " 6 + 12 = 18 apples."))

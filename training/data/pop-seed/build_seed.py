@@ -40,6 +40,12 @@ def load_parts(parts_dir: Path) -> list[dict[str, str]]:
     return records
 
 
+def prompt_key(record: dict[str, str]) -> str:
+    """Weak responses are keyed by id and raw prompt, so an edited prompt gets a fresh response."""
+    digest = hashlib.sha256(record["raw_prompt"].encode("utf-8")).hexdigest()[:16]
+    return f"{record['id']}:{digest}"
+
+
 def load_weak(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
@@ -47,7 +53,7 @@ def load_weak(path: Path) -> dict[str, str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
-            weak[item["id"]] = item["response"]
+            weak[item["key"]] = item["response"]
     return weak
 
 
@@ -58,7 +64,7 @@ def generate_weak(records: list[dict[str, str]], weak_path: Path, batch_size: in
     from fipo_integrations.backends.hf import TransformersBackend
 
     done = load_weak(weak_path)
-    todo = [r for r in records if r["id"] not in done]
+    todo = [r for r in records if prompt_key(r) not in done]
     if not todo:
         return
     backend = TransformersBackend("embedded:smollm2-135m-instruct", batch_size=batch_size)
@@ -68,7 +74,7 @@ def generate_weak(records: list[dict[str, str]], weak_path: Path, batch_size: in
             chunk = todo[start : start + batch_size]
             replies = backend.generate([[{"role": "user", "content": r["raw_prompt"]}] for r in chunk], params)
             for record, reply in zip(chunk, replies, strict=True):
-                out.write(json.dumps({"id": record["id"], "response": reply[0]}, ensure_ascii=False) + "\n")
+                out.write(json.dumps({"key": prompt_key(record), "response": reply[0]}, ensure_ascii=False) + "\n")
             out.flush()
             os.fsync(out.fileno())
             bar.update(len(chunk))
@@ -86,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     ids = [r["id"] for r in records]
     if len(ids) != len(set(ids)):
         raise SystemExit("duplicate ids across parts")
-    weak_path = args.parts / "weak_responses.jsonl"
+    weak_path = args.out / "weak_responses.jsonl"
     if not args.no_generate:
         generate_weak(records, weak_path, args.batch_size, args.max_new_tokens)
     weak = load_weak(weak_path)
-    missing = [r["id"] for r in records if r["id"] not in weak]
+    missing = [r["id"] for r in records if prompt_key(r) not in weak]
     if missing:
         raise SystemExit(
             f"{len(missing)} records have no weak response yet (first: {missing[0]}); run without --no-generate"
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     train: list[dict[str, str]] = []
     heldout: list[dict[str, str]] = []
     for record in records:
-        full = {**record, WEAK_FIELD: weak[record["id"]]}
+        full = {**record, WEAK_FIELD: weak[prompt_key(record)]}
         (heldout if is_heldout(record["id"]) else train).append(full)
     for name, rows in (("train.jsonl", train), ("heldout.jsonl", heldout)):
         with (args.out / name).open("w", encoding="utf-8") as handle:
