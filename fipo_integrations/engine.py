@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -119,6 +120,8 @@ class PromptOptimizer:
         cache: ``True`` for the shared on-disk cache, ``False`` for none, a path, or a :class:`RewriteCache`.
         temperature, seed, max_new_tokens: decoding (greedy by default, so results are deterministic).
         judge: also ask the discriminator template whether the rewrite beats the original (both orders).
+        num_candidates: rewrites per prompt: the greedy one plus ``num_candidates - 1`` sampled ones (at
+            ``temperature`` or 0.7); ``optimize`` returns the first that passes guard (and judge).
         guard: a :class:`GuardConfig` to tune the checks.
 
     >>> optimizer = PromptOptimizer(cache=False)  # doctest: +SKIP
@@ -140,6 +143,7 @@ class PromptOptimizer:
         seed: int | None = 0,
         max_new_tokens: int = 256,
         judge: bool = False,
+        num_candidates: int = 1,
         guard: GuardConfig | None = None,
         trust_remote_code: bool = False,
     ) -> None:
@@ -162,6 +166,9 @@ class PromptOptimizer:
         else:
             self.cache = RewriteCache(cache)
         self.judge = judge
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
+        self.num_candidates = num_candidates
         self.guard = guard or GuardConfig()
 
     @property
@@ -186,7 +193,17 @@ class PromptOptimizer:
     ) -> list[OptimizationResult]:
         """Optimize many prompts with one batched generate call for all cache misses."""
         requests = self._requests(prompts, max_words)
-        return [group[0] for group in self._run(requests, self.params)]
+        if self.num_candidates == 1:
+            return [group[0] for group in self._run(requests, self.params)]
+        groups = self.candidates_batch(
+            requests, num_candidates=self.num_candidates, temperature=self.params.temperature or _CANDIDATE_TEMPERATURE
+        )
+        return [self._first_accepted(group) for group in groups]
+
+    @staticmethod
+    def _first_accepted(group: list[OptimizationResult]) -> OptimizationResult:
+        """The first accepted candidate (greedy first), else the greedy fallback."""
+        return next((result for result in group if result.accepted), group[0])
 
     def candidates(
         self,
@@ -239,10 +256,8 @@ class PromptOptimizer:
         self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
     ) -> list[OptimizationResult]:
         """Async :meth:`optimize_batch`."""
-        requests = self._requests(prompts, max_words)
         loop = asyncio.get_running_loop()
-        groups = await loop.run_in_executor(None, self._run, requests, self.params)
-        return [group[0] for group in groups]
+        return await loop.run_in_executor(None, functools.partial(self.optimize_batch, prompts, max_words=max_words))
 
     def judge_pair(
         self, raw_prompt: str, prompt_a: str, prompt_b: str, *, golden_response: str | None = None

@@ -218,3 +218,16 @@ async def test_async_variants_do_not_block_the_loop() -> None:
     assert result.accepted and ticks == 5
     results = await optimizer.aoptimize_batch(["Explain tides.", "Explain waves."])
     assert [r.original for r in results] == ["Explain tides.", "Explain waves."]
+
+
+def test_num_candidates_returns_first_accepted() -> None:
+    def script(prompt, conversation, index):  # type: ignore[no-untyped-def]
+        return "Drop the placeholder." if index == 0 else f"Sampled {index}: {prompt} Be brief."
+
+    backend = ScriptedBackend(script, full=True)
+    optimizer = PromptOptimizer(backend, cache=False, num_candidates=3)
+    result = optimizer.optimize("Summarise {text}")
+    # greedy (index 0) and the first sampled reply drop the placeholder; the second sampled one is kept
+    assert result.accepted and result.optimized == "Sampled 1: Summarise {text} Be brief."
+    with pytest.raises(ValueError, match="num_candidates"):
+        PromptOptimizer(backend, num_candidates=0)
