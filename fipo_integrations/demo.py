@@ -42,6 +42,8 @@ def run_demo(prompt: str | None = None, *, max_new_tokens: int = 160) -> None:
     print(f"\nNaive prompt:     {result.original}")
     print(f"Optimized prompt: {result.optimized}")
     print("Guard:            " + ("accepted" if result.accepted else f"kept the original ({result.reason})"))
+    if not result.accepted and result.candidate:
+        print(f"Rejected rewrite: {result.candidate[:300]}")
     if bundled_adapter_dir() is None and isinstance(optimizer.backend, TransformersBackend):
         answerer = optimizer.backend  # same weights: no second load
     else:
