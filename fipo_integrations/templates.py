@@ -78,7 +78,13 @@ OPTIMIZER_TEMPLATE = OptimizerTemplate(
         "4. Use at most <<max_words>> words."
     ),
     output_label="Reply with the Golden Prompt only.",
-    markers=("### Silver Prompt", "### Silver Response", "### Golden Response", "### Requirements"),
+    markers=(
+        "### Silver Prompt",
+        "### Silver Response",
+        "### Golden Response",
+        "### Golden Prompt",
+        "### Requirements",
+    ),
 )
 
 

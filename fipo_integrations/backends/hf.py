@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +32,17 @@ def _pick_device(device: str | None) -> str:
         return device
     torch = require("torch")
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _limit_cpu_threads(device: str) -> None:
+    """Cap torch's CPU threads with ``$FIPO_TORCH_THREADS``: on a busy CPU, spinning OpenMP threads can make
+    generation more than 10x slower than one thread."""
+    wanted = os.environ.get("FIPO_TORCH_THREADS")
+    if device != "cpu" or not wanted:
+        return
+    if not wanted.isdigit() or int(wanted) < 1:
+        raise ValueError(f"FIPO_TORCH_THREADS must be a positive integer, got {wanted!r}")
+    require("torch").set_num_threads(int(wanted))
 
 
 def _resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
@@ -67,6 +79,7 @@ def load_causal_lm(
             "pass the directory written by `fipo train` or `PeftModel.save_pretrained`"
         )
     resolved_device = _pick_device(device)
+    _limit_cpu_threads(resolved_device)
     torch_dtype = torch.bfloat16 if dtype == "auto" else getattr(torch, dtype)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)

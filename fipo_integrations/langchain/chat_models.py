@@ -1,0 +1,304 @@
+"""Bridges between LangChain chat models and FIPO backends, in both directions.
+
+* :class:`ChatModelBackend` makes any LangChain ``BaseChatModel`` (for example ``ChatOllama`` serving a FIPO
+  model) usable as the optimizer's :class:`~fipo_integrations.backends.Backend`.
+* :class:`LocalChatModel` makes a local FIPO backend (by default the embedded SmolLM2-135M-Instruct, on CPU)
+  usable as a LangChain chat model, with batching on the model: ``batch`` of N prompts is one generate call.
+
+>>> from fipo_integrations.testing import ScriptedBackend
+>>> chat = LocalChatModel(backend=ScriptedBackend(lambda p, conv, i: conv[-1]["content"].upper(), full=True))
+>>> chat.invoke("hello").content
+'HELLO'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+
+from ..backends import Backend, GenerationParams
+from ..templates import ChatMessage
+from ._messages import content_text, message_role
+
+__all__ = ["ChatModelBackend", "LocalChatModel", "output_text", "to_chat_messages"]
+
+logger = logging.getLogger("fipo_integrations.langchain")
+
+#: Default downstream model of :class:`LocalChatModel`: the plain embedded instruct model (no FIPO adapter).
+DEFAULT_CHAT_MODEL = "embedded:smollm2-135m-instruct"
+
+
+def output_text(output: Any) -> str:
+    """The text of whatever a LangChain model returned (a message, a string, or a chat generation)."""
+    if isinstance(output, BaseMessage):
+        return content_text(output.content)
+    if isinstance(output, str):
+        return output
+    message = getattr(output, "message", None)
+    if isinstance(message, BaseMessage):
+        return content_text(message.content)
+    text = getattr(output, "text", None)
+    if isinstance(text, str):
+        return text
+    raise TypeError(
+        f"cannot read text from a model output of type {type(output).__name__}; expected a message or a str"
+    )
+
+
+def to_chat_messages(messages: Sequence[BaseMessage]) -> list[ChatMessage]:
+    """LangChain messages as FIPO ``{"role", "content"}`` dicts (text only; AI turns become ``assistant``)."""
+    roles = {"human": "user", "system": "system", "ai": "assistant"}
+    converted: list[ChatMessage] = []
+    for message in messages:
+        role = message_role(message)
+        converted.append({"role": roles.get(role, "user"), "content": content_text(message.content)})
+    return converted
+
+
+def _to_langchain_messages(conversation: Sequence[ChatMessage]) -> list[BaseMessage]:
+    messages: list[BaseMessage] = []
+    for message in conversation:
+        role, content = message["role"], message["content"]
+        if role == "system":
+            messages.append(SystemMessage(content=content))
+        elif role == "assistant":
+            messages.append(AIMessage(content=content))
+        else:
+            messages.append(HumanMessage(content=content))
+    return messages
+
+
+def _chat_model_id(chat_model: BaseChatModel) -> str:
+    """A stable identity for rewrite-cache keys: the model type and its identifying parameters."""
+    try:
+        params = dict(chat_model._identifying_params)
+    except Exception:  # computed lazily by some models: the type name still identifies them
+        params = {}
+    name = next((str(params[key]) for key in ("model_name", "model", "model_id") if params.get(key)), "")
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:12]
+    return f"langchain:{chat_model._llm_type}:{name}@{digest}" if name else f"langchain:{chat_model._llm_type}@{digest}"
+
+
+class ChatModelBackend(Backend):
+    """Use any LangChain chat model as the FIPO optimizer (for example a FIPO model served by Ollama).
+
+    Each optimizer conversation is sent with ``chat_model.batch`` (``abatch`` when async), so the chat
+    model's own batching and concurrency apply. Decoding parameters (temperature...) are the chat model's own;
+    several candidates per prompt are several calls.
+
+    >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    >>> backend = ChatModelBackend(FakeListChatModel(responses=["Answer {q} in one word."]))
+    >>> backend.generate([[{"role": "user", "content": "..."}]], GenerationParams())
+    [['Answer {q} in one word.']]
+    """
+
+    def __init__(self, chat_model: BaseChatModel, *, model_id: str | None = None, max_concurrency: int | None = None):
+        if not isinstance(chat_model, BaseChatModel):
+            raise TypeError(
+                f"chat_model must be a LangChain BaseChatModel, got {type(chat_model).__name__}; "
+                "pass e.g. ChatOllama(model='fipo') or ChatOpenAI(base_url=..., model=...)"
+            )
+        self.chat_model = chat_model
+        self.model_id = model_id or _chat_model_id(chat_model)
+        self.max_concurrency = max_concurrency
+
+    def _config(self) -> RunnableConfig:
+        config: RunnableConfig = {"run_name": "FIPORewriter", "tags": ["fipo-optimizer"]}
+        if self.max_concurrency is not None:
+            config["max_concurrency"] = self.max_concurrency
+        return config
+
+    def _expand(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[Any]:
+        return [_to_langchain_messages(c) for c in conversations for _ in range(params.num_candidates)]
+
+    @staticmethod
+    def _group(outputs: Sequence[Any], params: GenerationParams) -> list[list[str]]:
+        texts = [output_text(output).strip() for output in outputs]
+        size = params.num_candidates
+        return [texts[start : start + size] for start in range(0, len(texts), size)]
+
+    def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
+        if not conversations:
+            return []
+        outputs = self.chat_model.batch(self._expand(conversations, params), config=self._config())
+        return self._group(outputs, params)
+
+    async def agenerate(
+        self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams
+    ) -> list[list[str]]:
+        if not conversations:
+            return []
+        outputs = await self.chat_model.abatch(self._expand(conversations, params), config=self._config())
+        return self._group(outputs, params)
+
+
+def _cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    for sequence in stop or ():
+        position = text.find(sequence)
+        if position >= 0:
+            text = text[:position]
+    return text
+
+
+class LocalChatModel(BaseChatModel):
+    """A LangChain chat model over a local FIPO backend; by default the embedded SmolLM2-135M-Instruct on CPU.
+
+    ``batch``/``abatch`` run all prompts in one batched generate call on the backend (then report each
+    prompt through the usual callbacks), so N questions cost about one forward pass per token, not N.
+
+    >>> chat = LocalChatModel(max_new_tokens=32)  # doctest: +SKIP
+    >>> chat.invoke("What is the capital of France?").content  # doctest: +SKIP
+    'The capital of France is Paris.'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    #: Model spec for :class:`~fipo_integrations.backends.hf.TransformersBackend` (``"embedded:NAME"``, a
+    #: local directory or a cached hub id). Ignored when ``backend`` is given.
+    model: str = DEFAULT_CHAT_MODEL
+    #: An already built FIPO backend to answer with (shares a loaded model; tests pass a ScriptedBackend).
+    backend: Backend | None = Field(default=None, exclude=True)
+    #: Most tokens per answer.
+    max_new_tokens: int = 256
+    #: 0 is greedy decoding (deterministic).
+    temperature: float = 0.0
+    #: Torch device; ``None`` picks CUDA when available, else CPU.
+    device: str | None = None
+    #: Prompts per forward pass when batching.
+    batch_size: int = 8
+
+    _loaded: Backend | None = PrivateAttr(default=None)
+    _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _prefetched: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    _prefetch_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("max_new_tokens", "batch_size")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be >= 1, got {value}")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"temperature must be >= 0, got {value}")
+        return value
+
+    @property
+    def _llm_type(self) -> str:
+        return "fipo-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        model = self.backend.model_id if self.backend is not None else self.model
+        return {"model": model, "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+
+    def get_backend(self) -> Backend:
+        """The backend that answers (loaded on first use, once)."""
+        if self.backend is not None:
+            return self.backend
+        with self._load_lock:
+            if self._loaded is None:
+                from ..backends.hf import TransformersBackend
+
+                self._loaded = TransformersBackend(self.model, device=self.device, batch_size=self.batch_size)
+            return self._loaded
+
+    def _params(self) -> GenerationParams:
+        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+    @staticmethod
+    def _key(conversation: Sequence[ChatMessage]) -> str:
+        return json.dumps(list(conversation), sort_keys=True)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        conversation = to_chat_messages(messages)
+        key = self._key(conversation)
+        with self._prefetch_lock:
+            queued = self._prefetched.get(key)
+            reply = queued.pop(0) if queued else None
+            if queued is not None and not queued:
+                del self._prefetched[key]
+        if reply is None:
+            reply = self.get_backend().generate([conversation], self._params())[0][0]
+        text = _cut_at_stop(reply, stop)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await run_in_executor(None, self._generate, messages, stop)
+
+    # Batching: generate every prompt of the batch in one backend call, queue the replies, then let the
+    # standard BaseChatModel machinery (callbacks, tracing, caching) run each prompt; `_generate` takes the
+    # queued reply instead of calling the model again.
+    def _prefetch_conversations(self, inputs: Sequence[LanguageModelInput]) -> list[str]:
+        try:
+            conversations = [to_chat_messages(self._convert_input(item).to_messages()) for item in inputs]
+            replies = self.get_backend().generate(conversations, self._params())
+        except Exception as exc:
+            # Answer one by one instead, so each prompt gets its own error (and `return_exceptions` works).
+            logger.debug("LocalChatModel: batched generation failed (%s); answering prompts one by one", exc)
+            return []
+        keys = [self._key(conversation) for conversation in conversations]
+        with self._prefetch_lock:
+            for key, reply in zip(keys, replies, strict=True):
+                self._prefetched.setdefault(key, []).append(reply[0])
+        return keys
+
+    def _drop_prefetched(self, keys: Sequence[str]) -> None:
+        with self._prefetch_lock:
+            for key in keys:
+                self._prefetched.pop(key, None)
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:  # type: ignore[override]
+        keys = self._prefetch_conversations(inputs) if len(inputs) > 1 else []
+        try:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[return-value]
+        finally:
+            self._drop_prefetched(keys)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:  # type: ignore[override]
+        keys = await run_in_executor(None, self._prefetch_conversations, inputs) if len(inputs) > 1 else []
+        try:
+            return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[return-value]
+        finally:
+            self._drop_prefetched(keys)
