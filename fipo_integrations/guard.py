@@ -86,8 +86,29 @@ _EXAMPLE_CUE = re.compile(r"(?:for\s+example|for\s+instance|e\.g\.|such\s+as|lik
 _NUMBER_WORDS = {
     str(i): word
     for i, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 # Latin words of 4+ letters, or runs of 2+ letters of other scripts (CJK, Cyrillic, ...).
