@@ -1,0 +1,230 @@
+"""``fipo pop ...`` and ``fipo train ...``: thin subcommands over :mod:`training`.
+
+Registered through the ``fipo_integrations.commands`` entry point group (see pyproject.toml)::
+
+    fipo pop build --input prompts.txt --output pop.jsonl --weak-model embedded:smollm2-135m-instruct \\
+        --strong-model gpt-4o --strong-base-url https://api.example/v1
+    fipo pop diversify --input pop.jsonl --output-dir data/diversified --seed 0
+    fipo train sft --config training/recipes/default-smollm2-sft.yaml --adapter-dir runs/sft-adapter
+    fipo train ipo --config training/recipes/default-smollm2-ipo.yaml --init-adapter runs/sft-adapter
+    fipo train export --model embedded:smollm2-135m-instruct --adapter runs/sft-adapter --output runs/merged
+
+Under ``accelerate launch`` use the module form: ``accelerate launch -m training train sft ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["register_pop", "register_train"]
+
+logger = logging.getLogger(__name__)
+
+
+def _errors_to_exit(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn data/config errors into a one-line ``error: ...`` and exit status 1 (no traceback)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from fipo_integrations._deps import MissingDependencyError
+
+        try:
+            return handler(args)
+        except (ValueError, FileNotFoundError, MissingDependencyError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------------ fipo pop
+def _add_teacher_arguments(parser: argparse.ArgumentParser, role: str, default_model: str | None) -> None:
+    group = parser.add_argument_group(f"{role} teacher")
+    group.add_argument(f"--{role}-model", default=default_model, help="model spec, directory, hub id or endpoint model")
+    group.add_argument(f"--{role}-adapter", default=None, help="LoRA adapter directory for a local model")
+    group.add_argument(f"--{role}-base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
+    group.add_argument(f"--{role}-api-key", default=None, help="API key (default: $OPENAI_API_KEY for endpoints)")
+    group.add_argument(
+        f"--{role}-backend", default="auto", choices=["auto", "transformers", "openai", "vllm"], help="backend"
+    )
+    group.add_argument(f"--{role}-device", default=None, help="torch device for a local model")
+    group.add_argument(f"--{role}-max-new-tokens", type=int, default=512, help="longest reply")
+    group.add_argument(f"--{role}-temperature", type=float, default=0.0, help="0 = greedy")
+
+
+def _teacher(args: argparse.Namespace, role: str) -> Any:
+    from .build import TeacherSpec
+
+    return TeacherSpec(
+        model=getattr(args, f"{role}_model"),
+        adapter=getattr(args, f"{role}_adapter"),
+        base_url=getattr(args, f"{role}_base_url"),
+        api_key=getattr(args, f"{role}_api_key"),
+        backend=getattr(args, f"{role}_backend"),
+        device=getattr(args, f"{role}_device"),
+        max_new_tokens=getattr(args, f"{role}_max_new_tokens"),
+        temperature=getattr(args, f"{role}_temperature"),
+    )
+
+
+@_errors_to_exit
+def _cmd_pop_build(args: argparse.Namespace) -> int:
+    from .build import build_pop
+
+    report = build_pop(
+        args.input,
+        args.output,
+        weak=_teacher(args, "weak"),
+        strong=_teacher(args, "strong"),
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    print(report.summary())
+    for error in report.errors[:10]:
+        print(f"  {error}")
+    return 0 if report.failed == 0 else 3
+
+
+@_errors_to_exit
+def _cmd_pop_diversify(args: argparse.Namespace) -> int:
+    from .diversify import diversify, write_datasets
+    from .pop import load_pop
+
+    report = load_pop(args.input, skip_invalid=args.skip_invalid)
+    print(report.summary())
+    for error in report.errors[:10]:
+        print(f"  skipped {error}")
+    result = diversify(
+        report.records,
+        seed=args.seed,
+        multiple_choice_fraction=args.multiple_choice_fraction,
+        label_noise=args.label_noise,
+    )
+    paths = write_datasets(result, args.output_dir)
+    print(json.dumps(result.stats))
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+@_errors_to_exit
+def _cmd_pop_validate(args: argparse.Namespace) -> int:
+    from .pop import load_pop
+
+    report = load_pop(args.input, skip_invalid=args.skip_invalid)
+    print(report.summary())
+    for error in report.errors:
+        print(f"  {error}")
+    return 0
+
+
+def register_pop(subparsers: Any) -> None:
+    """Add ``fipo pop build|diversify|validate``."""
+    pop = subparsers.add_parser("pop", help="make, check and diversify POP prompt-optimization data")
+    commands = pop.add_subparsers(dest="pop_command", metavar="COMMAND", required=True)
+
+    build = commands.add_parser("build", help="make POP records from raw prompts with a weak and a strong teacher")
+    build.add_argument("--input", nargs="+", required=True, help=".txt (a prompt a line) or JSON/JSONL/parquet files")
+    build.add_argument("--output", required=True, help="POP JSONL to append to (resumable: finished ids are skipped)")
+    build.add_argument("--batch-size", type=int, default=8, help="records per teacher call")
+    build.add_argument("--concurrency", type=int, default=2, help="batches in flight at once")
+    build.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_teacher_arguments(build, "weak", "embedded:smollm2-135m-instruct")
+    _add_teacher_arguments(build, "strong", None)
+    build.set_defaults(handler=_cmd_pop_build)
+
+    div = commands.add_parser("diversify", help="write SFT, DPO/IPO and IPL datasets as in the FIPO paper")
+    div.add_argument("--input", nargs="+", required=True, help="POP files, globs, directories or a datasets name")
+    div.add_argument("--output-dir", required=True, help="directory for sft.jsonl, dpo.jsonl, ipl.jsonl, stats.json")
+    div.add_argument("--seed", type=int, default=0, help="seed: same input + seed = same output")
+    div.add_argument("--multiple-choice-fraction", type=float, default=0.5, help="share turned into A/B choice")
+    div.add_argument("--label-noise", type=float, default=0.2, help="chance the naive answer shows the golden letter")
+    div.add_argument("--skip-invalid", action="store_true", help="skip malformed records (counted) instead of failing")
+    div.set_defaults(handler=_cmd_pop_diversify)
+
+    val = commands.add_parser("validate", help="load POP files and report invalid and duplicate records")
+    val.add_argument("--input", nargs="+", required=True, help="POP files, globs or directories")
+    val.add_argument("--skip-invalid", action="store_true", help="report every invalid record instead of stopping")
+    val.set_defaults(handler=_cmd_pop_validate)
+
+
+# ---------------------------------------------------------------------------------------------- fipo train
+def _make_train_handler(stage: str) -> Callable[[argparse.Namespace], int]:
+    @_errors_to_exit
+    def handler(args: argparse.Namespace) -> int:
+        from .config import config_from_args
+
+        config = config_from_args(args, stage)
+        if stage == "ipl":
+            from .ipl import run_ipl
+            from .trainers import is_main_process
+
+            ipl = run_ipl(config)
+            if not is_main_process():
+                return 0
+            for metrics in ipl.rounds:
+                print(
+                    f"round {metrics.round}: selection rate {metrics.selection_rate:.2f}, judge accuracy "
+                    f"{metrics.judge_accuracy} ({metrics.judge_heldout} held out), final loss {metrics.final_loss}"
+                )
+            print(f"adapter: {ipl.adapter_dir}" if ipl.adapter_dir else f"model: {ipl.model_dir}")
+            if ipl.model_dir and ipl.adapter_dir:
+                print(f"merged model: {ipl.model_dir}")
+            return 0
+        from .trainers import is_main_process, train
+
+        result = train(config)
+        if not is_main_process():
+            return 0
+        losses = result.losses
+        if losses:
+            print(f"{len(losses)} logged losses: first {losses[0]:.4f}, last {losses[-1]:.4f}")
+        if result.adapter_dir:
+            print(f"adapter: {result.adapter_dir}")
+        if result.model_dir:
+            print(f"model: {result.model_dir}")
+        return 0
+
+    return handler
+
+
+@_errors_to_exit
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .trainers import export_merged
+
+    print(f"model: {export_merged(args.model, args.adapter, args.output)}")
+    return 0
+
+
+_STAGE_HELP = {
+    "sft": "supervised fine-tuning on the chosen rewrites (trl SFTTrainer)",
+    "dpo": "DPO on chosen vs rejected rewrites (trl DPOTrainer, sigmoid loss)",
+    "ipo": "IPO on chosen vs rejected rewrites (trl DPOTrainer, loss_type='ipo')",
+    "ipl": "iterative preference learning: generate, judge, repack, one preference epoch per round",
+}
+
+
+def register_train(subparsers: Any) -> None:
+    """Add ``fipo train sft|dpo|ipo|ipl|export``."""
+    from .config import add_config_arguments
+
+    parser = subparsers.add_parser("train", help="fine-tune a FIPO optimizer (SFT, DPO, IPO, IPL)")
+    commands = parser.add_subparsers(dest="train_command", metavar="STAGE", required=True)
+    for stage, help_text in _STAGE_HELP.items():
+        sub = commands.add_parser(stage, help=help_text, description=help_text)
+        sub.add_argument("--config", default=None, help="YAML recipe (training/recipes/*.yaml); flags override it")
+        add_config_arguments(sub)
+        sub.set_defaults(handler=_make_train_handler(stage))
+    export = commands.add_parser("export", help="merge a LoRA adapter into its base model (safetensors + tokenizer)")
+    export.add_argument("--model", default="embedded:smollm2-135m-instruct", help="the adapter's base model")
+    export.add_argument("--adapter", required=True, help="LoRA adapter directory")
+    export.add_argument("--output", required=True, help="directory for the merged model")
+    export.set_defaults(handler=_cmd_export)
+    logging.getLogger("training").setLevel(logging.INFO)

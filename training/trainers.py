@@ -1,0 +1,368 @@
+"""SFT, DPO and IPO fine-tuning with trl, LoRA (peft) or full weights, on CPU, one GPU or many.
+
+The same function runs alone or under ``accelerate launch`` (DDP, FSDP, DeepSpeed ZeRO-3; see
+``training/recipes/accelerate``): trl's trainers handle the distribution, and files outside the trainer are
+written by the main process only.
+
+>>> from training.config import TrainConfig
+>>> config = TrainConfig(stage="sft", data=["training/data/pop-seed/parts/*.jsonl"], max_steps=2)
+>>> result = train(config)  # doctest: +SKIP
+>>> result.adapter_dir  # doctest: +SKIP
+PosixPath('runs/fipo-sft/adapter')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fipo_integrations._deps import require
+from fipo_integrations.models import DEFAULT_EMBEDDED, DEFAULT_MODEL, resolve_embedded
+from fipo_integrations.templates import TEMPLATE_VERSION
+
+from .config import TrainConfig
+from .data import load_training_rows, to_trl_rows
+
+__all__ = ["TrainResult", "export_merged", "is_main_process", "resolve_model_path", "train"]
+
+logger = logging.getLogger(__name__)
+#: Written next to every adapter / exported model: how it was made.
+METADATA_FILE = "fipo_training.json"
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced."""
+
+    output_dir: Path
+    #: The final LoRA adapter (``PromptOptimizer(model=BASE, adapter=DIR)``); ``None`` for full weights.
+    adapter_dir: Path | None
+    #: A standalone model (``PromptOptimizer(model=DIR)``), when exported or trained with full weights.
+    model_dir: Path | None
+    train_rows: int
+    #: The trainer's log entries (``loss``, ``learning_rate``, ``epoch``, ``step`` ...).
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def losses(self) -> list[float]:
+        return [entry["loss"] for entry in self.log_history if "loss" in entry]
+
+
+def resolve_model_path(model: str) -> str:
+    """A loadable path for a model spec: ``embedded:NAME`` and ``default`` resolve to the local copy."""
+    if model in (DEFAULT_MODEL, ""):
+        return str(resolve_embedded(DEFAULT_EMBEDDED))
+    if model.startswith("embedded:"):
+        return str(resolve_embedded(model.split(":", 1)[1]))
+    return model
+
+
+def _distributed() -> Any:
+    torch = require("torch")
+    dist = torch.distributed
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def is_main_process() -> bool:
+    """True outside distributed runs and on rank 0 inside them.
+
+    Reads the process group (or the launcher's environment) instead of creating accelerate's ``PartialState``,
+    which must first be created by the trainer (with ``cpu=True`` on CPU) for multi-process CPU runs to work.
+    """
+    dist = _distributed()
+    if dist is not None:
+        return bool(dist.get_rank() == 0)
+    for name in ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name]) == 0
+    return True
+
+
+def _wait_for_everyone() -> None:
+    dist = _distributed()
+    if dist is not None:
+        dist.barrier()
+
+
+def _world_size() -> int:
+    dist = _distributed()
+    return int(dist.get_world_size()) if dist is not None else 1
+
+
+def _use_cuda(config: TrainConfig) -> bool:
+    torch = require("torch")
+    if config.device == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device='cuda' was asked for but no CUDA device is visible; use --device cpu or auto")
+        return True
+    return config.device == "auto" and bool(torch.cuda.is_available())
+
+
+def _precision(config: TrainConfig, cuda: bool) -> dict[str, Any]:
+    """Trainer precision flags. On CPU ``use_cpu=True`` makes bf16 autocast work (and it is faster)."""
+    torch = require("torch")
+    if config.precision == "fp32":
+        return {"bf16": False, "fp16": False, "use_cpu": not cuda}
+    if config.precision == "fp16":
+        if not cuda:
+            raise ValueError("precision='fp16' needs a CUDA device; on CPU use bf16 (default) or fp32")
+        return {"bf16": False, "fp16": True}
+    if cuda:
+        supported = bool(torch.cuda.is_bf16_supported())
+        if config.precision == "bf16" and not supported:
+            raise ValueError("this GPU does not support bf16; use --precision fp16 or fp32")
+        return {"bf16": supported, "fp16": False}
+    return {"bf16": True, "fp16": False, "use_cpu": True}
+
+
+def _load_model_and_tokenizer(config: TrainConfig, cuda: bool) -> tuple[Any, Any]:
+    torch = require("torch")
+    transformers = require("transformers")
+    path = resolve_model_path(config.model)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"model {config.model!r} has no chat template; FIPO data is chat-formatted. Use an instruction-tuned "
+            "model (e.g. embedded:smollm2-135m-instruct) or add a chat_template to its tokenizer_config.json"
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # LoRA on a GPU keeps the frozen base in bf16; full fine-tuning and CPU keep fp32 master weights.
+    dtype = torch.bfloat16 if cuda and config.lora and torch.cuda.is_bf16_supported() else torch.float32
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
+    if config.init_adapter:
+        peft = require("peft", feature="continuing a LoRA adapter")
+        adapter = Path(config.init_adapter)
+        if not (adapter / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"init_adapter={str(adapter)!r} is not a PEFT adapter dir (no adapter_config.json)")
+        model = peft.PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+    return model, tokenizer
+
+
+def _lora_config(config: TrainConfig) -> Any:
+    peft = require("peft", feature="LoRA training")
+    targets: str | list[str] = config.lora_target_modules
+    if targets == ["all-linear"]:
+        targets = "all-linear"
+    return peft.LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _checkpointing_arg() -> str:
+    import dataclasses
+
+    transformers = require("transformers")
+    names = {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def _trainer_args(config: TrainConfig, cuda: bool) -> dict[str, Any]:
+    return {
+        _checkpointing_arg(): config.gradient_checkpointing,
+        "output_dir": config.output_dir,
+        "learning_rate": config.learning_rate,
+        "num_train_epochs": config.num_train_epochs,
+        "max_steps": config.max_steps,
+        "per_device_train_batch_size": config.per_device_train_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "warmup_steps": int(config.warmup_steps) if config.warmup_steps >= 1 else config.warmup_steps,
+        "weight_decay": config.weight_decay,
+        "lr_scheduler_type": config.lr_scheduler_type,
+        "logging_steps": config.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "steps" if config.save_steps > 0 else "no",
+        "save_steps": max(config.save_steps, 1),
+        "save_total_limit": config.save_total_limit or None,
+        "seed": config.seed,
+        "report_to": config.report_to,
+        "dataloader_num_workers": config.dataloader_num_workers,
+        "max_length": config.max_length,
+        "disable_tqdm": False,
+        **_precision(config, cuda),
+    }
+
+
+class _JsonlLog:
+    """A trainer callback appending every log entry to ``OUTPUT_DIR/train_log.jsonl`` (main process)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def make(self) -> Any:
+        transformers = require("transformers")
+        path = self.path
+
+        class Callback(transformers.TrainerCallback):  # type: ignore[misc, name-defined]
+            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+                if state.is_world_process_zero and logs:
+                    with path.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
+
+        return Callback()
+
+
+def _resume_argument(config: TrainConfig) -> str | bool | None:
+    if config.resume_from:
+        if not Path(config.resume_from).is_dir():
+            raise FileNotFoundError(f"resume_from={config.resume_from!r} is not a checkpoint directory")
+        return config.resume_from
+    if not config.resume:
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output = Path(config.output_dir)
+    last = get_last_checkpoint(str(output)) if output.is_dir() else None
+    if last is None:
+        logger.warning("--resume: no checkpoint in %s yet; starting from the beginning", output)
+        return None
+    logger.info("resuming from %s", last)
+    return last
+
+
+def _write_metadata(directory: Path, config: TrainConfig, kind: str) -> None:
+    meta = {
+        "kind": kind,
+        "stage": config.stage,
+        "base_model": config.model,
+        "template_version": TEMPLATE_VERSION,
+        "config": config.to_dict(),
+    }
+    (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def train(
+    config: TrainConfig,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    callbacks: list[Any] | None = None,
+) -> TrainResult:
+    """Run one SFT or preference (DPO/IPO) training job described by ``config``.
+
+    ``rows`` bypasses data loading (IPL passes each round's rows). Returns where the adapter and/or model went
+    and the log history (the loss per logging step).
+    """
+    trl = require("trl", feature="training")
+    datasets = require("datasets", feature="training")
+    preference = config.stage != "sft"
+    if rows is None:
+        rows = load_training_rows(config)
+    trl_rows = to_trl_rows(rows, preference=preference)
+    if config.max_samples is not None:
+        trl_rows = trl_rows[: config.max_samples]
+    if not trl_rows:
+        raise ValueError("no training rows after loading and filtering; check --data and --max-samples")
+    cuda = _use_cuda(config)
+    model, tokenizer = _load_model_and_tokenizer(config, cuda)
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    dataset = datasets.Dataset.from_list(trl_rows)
+    peft_config = _lora_config(config) if config.lora and not config.init_adapter else None
+    all_callbacks = [_JsonlLog(output / "train_log.jsonl").make(), *(callbacks or [])]
+    if preference:
+        args = trl.DPOConfig(**_trainer_args(config, cuda), loss_type=[config.loss_type], beta=config.beta)
+        trainer = trl.DPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=all_callbacks,
+        )
+    else:
+        args = trl.SFTConfig(**_trainer_args(config, cuda), packing=False)
+        trainer = trl.SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=all_callbacks,
+        )
+    kept = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
+    if kept == 0:
+        raise ValueError(
+            f"all {len(trl_rows)} training rows were dropped: their prompts alone fill max_length="
+            f"{config.max_length} tokens. Raise --max-length (the optimizer meta-prompt takes a few hundred tokens)"
+        )
+    if kept < len(trl_rows):
+        logger.warning(
+            "%d of %d rows were dropped (prompt longer than max_length)", len(trl_rows) - kept, len(trl_rows)
+        )
+    started = time.perf_counter()
+    outcome = trainer.train(resume_from_checkpoint=_resume_argument(config))
+    metrics = dict(outcome.metrics)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    metrics["world_size"] = _world_size()
+    metrics["global_step"] = trainer.state.global_step
+    adapter_dir: Path | None = None
+    model_dir: Path | None = Path(config.export_dir) if config.export_dir else None
+    if config.lora:
+        adapter_dir = config.final_adapter_dir
+        trainer.save_model(str(adapter_dir))
+        if is_main_process():
+            shutil.rmtree(adapter_dir / "ref", ignore_errors=True)  # trl's frozen reference copy
+            tokenizer.save_pretrained(str(adapter_dir))
+            _write_metadata(adapter_dir, config, "lora-adapter")
+    else:
+        model_dir = model_dir or output / "model"
+        trainer.save_model(str(model_dir))
+        if is_main_process():
+            tokenizer.save_pretrained(str(model_dir))
+            _write_metadata(model_dir, config, "full-model")
+    _wait_for_everyone()
+    if config.lora and config.export_dir and is_main_process():
+        export_merged(config.model, adapter_dir, config.export_dir)  # type: ignore[arg-type]
+    _wait_for_everyone()
+    if is_main_process():
+        (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return TrainResult(
+        output_dir=output,
+        adapter_dir=adapter_dir,
+        model_dir=model_dir,
+        train_rows=len(trl_rows),
+        log_history=list(trainer.state.log_history),
+        metrics=metrics,
+    )
+
+
+def export_merged(model: str, adapter_dir: str | Path, export_dir: str | Path) -> Path:
+    """Merge a LoRA adapter into its base model and save a standalone safetensors model with tokenizer.
+
+    The result loads with ``PromptOptimizer(model=export_dir)`` (and vLLM / any transformers loader).
+
+    >>> export_merged("embedded:smollm2-135m-instruct", "runs/fipo-sft/adapter", "runs/merged")  # doctest: +SKIP
+    PosixPath('runs/merged')
+    """
+    torch = require("torch")
+    transformers = require("transformers")
+    peft = require("peft", feature="merging a LoRA adapter")
+    adapter = Path(adapter_dir)
+    if not (adapter / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{str(adapter)!r} is not a PEFT adapter directory (no adapter_config.json)")
+    path = resolve_model_path(model)
+    base = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    merged = peft.PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    target = Path(export_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(str(target), safe_serialization=True)
+    tokenizer_source = adapter if (adapter / "tokenizer_config.json").is_file() else Path(path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_source))
+    tokenizer.save_pretrained(str(target))
+    meta_file = adapter / METADATA_FILE
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+    meta.update({"kind": "merged-model", "base_model": model, "adapter": str(adapter)})
+    (target / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    logger.info("exported merged model to %s", target)
+    return target
