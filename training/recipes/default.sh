@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the bundled default FIPO adapter: LoRA SFT then IPO of the embedded SmolLM2-135M-Instruct on the
-# POP seed set (training/data/pop-seed/parts/*.jsonl), on CPU or GPU.
+# training split of the POP seed set (training/data/pop-seed/train.jsonl), on CPU or GPU.
 #
 #   bash training/recipes/default.sh OUT_DIR [extra flags for both stages, e.g. --max-steps 2]
 #
