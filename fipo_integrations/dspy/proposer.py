@@ -24,6 +24,7 @@ from typing import Any
 from ..backends.base import Backend
 from ..engine import OptimizationRequest, PromptOptimizer
 from ._render import render_records
+from .teleprompter import resolve_optimizer
 
 __all__ = ["FIPOProposer"]
 
@@ -34,17 +35,6 @@ def _as_mapping(value: Any) -> Mapping[str, Any] | str:
     if isinstance(value, Mapping):
         return {str(key): item for key, item in value.items()}
     return str(value)
-
-
-def _resolve(optimizer: PromptOptimizer | Backend | str | Path | None) -> PromptOptimizer:
-    if isinstance(optimizer, PromptOptimizer):
-        return optimizer
-    if optimizer is None or isinstance(optimizer, (str, Path, Backend)):
-        return PromptOptimizer(optimizer)
-    raise TypeError(
-        f"optimizer must be a PromptOptimizer, a Backend, a model spec (str or Path) or None, got "
-        f"{type(optimizer).__name__}"
-    )
 
 
 class FIPOProposer:
@@ -83,7 +73,7 @@ class FIPOProposer:
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
         if optimizer is not None and not isinstance(optimizer, (PromptOptimizer, Backend, str, Path)):
-            _resolve(optimizer)  # raises the explanatory TypeError now, not on GEPA's first proposal
+            resolve_optimizer(optimizer)  # raises the explanatory TypeError now, not on GEPA's first proposal
         self._spec = optimizer
         self._optimizer: PromptOptimizer | None = optimizer if isinstance(optimizer, PromptOptimizer) else None
         self.max_records = max_records
@@ -95,7 +85,7 @@ class FIPOProposer:
     @property
     def optimizer(self) -> PromptOptimizer:
         if self._optimizer is None:
-            self._optimizer = _resolve(self._spec)
+            self._optimizer = resolve_optimizer(self._spec)
         return self._optimizer
 
     def request_for(self, instruction: str, records: Sequence[Mapping[str, Any]]) -> OptimizationRequest:
