@@ -171,7 +171,10 @@ class TransformersBackend(Backend):
 
     def _encode(self, texts: list[str]) -> Any:
         self.tokenizer.padding_side = "left"
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        # A chat template adds its own special tokens; plain-text models (no template) need their BOS token.
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not has_template)
+        return encoded.to(self.model.device)
 
     def _stop_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id}
@@ -227,7 +230,10 @@ class TransformersBackend(Backend):
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 encoded = self._encode(texts[start : start + self.batch_size])
-                logits = self.model(**encoded).logits[:, -1, :].float()
+                # Only the last position's logits: full logits of a 262k-token vocabulary take gigabytes.
+                positions = (encoded["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+                output = self.model(**encoded, position_ids=positions, logits_to_keep=1)
+                logits = output.logits[:, -1, :].float()
                 logprobs = torch.log_softmax(logits, dim=-1)[:, choice_ids]
                 scores.extend(logprobs.tolist())
         return scores
