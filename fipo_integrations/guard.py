@@ -38,6 +38,11 @@ class GuardConfig:
     check_options: bool = True
     #: Reject loops, refusals, answers instead of prompts, copies of the meta-prompt and task drift.
     check_degenerate: bool = True
+    #: Reject invented content: a new question, example or long quotation whose words are mostly not in the
+    #: original, the template's own vocabulary ("Golden Prompt") or its word budget ("at most 56 words").
+    check_invented: bool = True
+    #: Share of a new question/example/quotation's content words that may be absent from the original.
+    max_invented_share: float = 0.7
     #: Reject rewrites longer than ``budget_tolerance * max_words + budget_slack_words`` words.
     check_budget: bool = True
     budget_tolerance: float = 1.5
@@ -50,6 +55,8 @@ class GuardConfig:
             raise ValueError(f"budget_tolerance must be >= 1.0, got {self.budget_tolerance}")
         if not 0.0 <= self.min_keyword_recall <= 1.0:
             raise ValueError(f"min_keyword_recall must be in [0, 1], got {self.min_keyword_recall}")
+        if not 0.0 <= self.max_invented_share <= 1.0:
+            raise ValueError(f"max_invented_share must be in [0, 1], got {self.max_invented_share}")
 
 
 @dataclass(frozen=True)
@@ -273,8 +280,8 @@ def _normalise_space(text: str) -> str:
 
 
 def _repetition_score(text: str, n: int = 4) -> float:
-    """Share of word n-grams that are repeats; ~0 for normal prose, high for loops."""
-    words = text.lower().split()
+    """Share of word n-grams that are repeats; ~0 for normal prose, high for loops (numbered ones too)."""
+    words = re.sub(r"\b\d+\b", "#", text.lower()).split()
     if len(words) < 3 * n:
         return 0.0
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
@@ -324,6 +331,69 @@ def _degenerate_reasons(original: str, rewrite: str, golden_response: str | None
     return reasons
 
 
+# The template's own vocabulary and its word-budget sentence, echoed into a rewrite.
+_TEMPLATE_TERMS = re.compile(r"\b(?:silver|golden)\s+(?:prompt|response)s?\b", re.IGNORECASE)
+_QUESTION = re.compile(r"[^.!?\n:]*\?")
+# "Sentence: ...", "**Context:** ...", "Question 2: ..." - a labelled block that may hold an invented example.
+_LABELLED = re.compile(
+    r"^[ \t>*#-]*(?:sentence|context|passage|question|answer|output|input|example|story|text|premise)s?"
+    r"(?:\s*\d+)?[ \t*]*:[ \t*]*(.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _stems(words: set[str]) -> set[str]:
+    return {word[:-1] if word.endswith("s") and len(word) > 4 else word for word in words}
+
+
+def _invented_share(span: str, known_stems: set[str]) -> float | None:
+    """Share of ``span``'s content words whose stem is not in ``known_stems``; ``None`` when not checked.
+
+    Short spans and output-format sketches (``<name>``, ``{placeholder}``) are not checked.
+    """
+    if "<" in span or extract_placeholders(span):
+        return None
+    words = _stems(_content_words(span))
+    if len(words) < 3:
+        return None
+    return len(words - known_stems) / len(words)
+
+
+def _labelled_blocks(text: str) -> list[str]:
+    """Text of each labelled block (the rest of its line, or the next non-empty line when that is empty)."""
+    blocks = []
+    for match in _LABELLED.finditer(text):
+        content = match.group(1).strip()
+        if not content:
+            following = text[match.end() :].lstrip("\n").split("\n", 1)[0]
+            content = "" if _LABELLED.match(following) else following.strip()
+        if content:
+            blocks.append(content)
+    return blocks
+
+
+def _invented_reasons(original: str, rewrite: str, max_words: int | None, max_share: float) -> list[str]:
+    reasons: list[str] = []
+    if _TEMPLATE_TERMS.search(rewrite) and not _TEMPLATE_TERMS.search(original):
+        reasons.append(f"leaked_template: {_TEMPLATE_TERMS.search(rewrite).group(0)!r}")  # type: ignore[union-attr]
+    if max_words is not None and re.search(rf"\b{max_words}\s+words?\b", rewrite, re.IGNORECASE):
+        if str(max_words) not in _numbers(original):
+            reasons.append(f"leaked_budget: the template's budget of {max_words} words became an instruction")
+    known = _stems(_content_words(original))
+    normalised_original = _normalise_space(original)
+    spans = [("question", m.group(0)) for m in _QUESTION.finditer(rewrite)]
+    spans += [("example", block) for block in _labelled_blocks(rewrite)]
+    spans += [("quote", quote) for quote in _quoted(rewrite) if len(quote.split()) >= 5]
+    for kind, span in spans:
+        if _normalise_space(span) in normalised_original:
+            continue
+        share = _invented_share(span, known)
+        if share is not None and share > max_share:
+            shown = " ".join(span.split())
+            reasons.append(f"invented_{kind}: {shown[:60]!r} ({share:.0%} new words)")
+    return reasons
+
+
 def check_rewrite(
     original: str,
     rewrite: str,
@@ -360,6 +430,8 @@ def check_rewrite(
                 reasons.append(f"lost_option_text: {label}")
     if cfg.check_degenerate:
         reasons += _degenerate_reasons(original, rewrite, golden_response, cfg.min_keyword_recall)
+    if cfg.check_invented:
+        reasons += _invented_reasons(original, rewrite, max_words, cfg.max_invented_share)
     if cfg.check_budget and max_words is not None:
         limit = int(cfg.budget_tolerance * max_words) + cfg.budget_slack_words
         words = len(rewrite.split())

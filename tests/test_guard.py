@@ -116,3 +116,85 @@ def test_example_equations_are_not_answers() -> None:
     instruction = original + " Show each step as an equation (for example 3 × 4 = 12) and end with 'The answer is N.'"
     assert reasons(original, instruction) == []
     assert any("answer to the task" in r for r in reasons(original, original + " 6 + 12 = 18 apples."))
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "expected"),
+    [
+        # Real failures of small optimizers on evaluation instructions (kept verbatim, shortened).
+        (
+            "The following are multiple choice questions (with answers) about high school biology.",
+            "The following are multiple choice questions (with answers) about high school biology.\n\n"
+            "What is the difference between a cell and an organism?",
+            "invented_question",
+        ),
+        (
+            "Determine whether an artificially constructed sentence relating to sports is plausible or not.",
+            "Determine whether an artificially constructed sentence relating to sports is plausible or not.\n\n"
+            'Sentence: "The new team has won the last 10 years."\n\nOutput:\n\n- Yes\n- No',
+            "invented_example",
+        ),
+        (
+            "Order adjectives correctly in English sentences.",
+            "Order adjectives correctly in English sentences.\n\nSentence:\n\n"
+            "The new employee, who was hired last week, was very nervous on his first day.",
+            "invented_example",
+        ),
+        (
+            "Evaluate the result of a random Boolean expression.",
+            "1. Evaluate the result of a random Boolean expression.\n2. Use at most 56 words.\n\n"
+            "Your answer must contain a title, such as <<The Golden Prompt>>.",
+            "leaked_template",
+        ),
+        (
+            "Evaluate the result of a random Boolean expression.",
+            "Evaluate the result of the Boolean expression. Use at most 56 words.",
+            "leaked_budget",
+        ),
+        (
+            "Name the capital of France.",
+            'Name the capital of France, for instance "Berlin is the largest city in Germany".',
+            "invented_quote",
+        ),
+    ],
+)
+def test_rejects_invented_content(original: str, rewrite: str, expected: str) -> None:
+    found = reasons(original, rewrite, max_words=56)
+    assert any(r.startswith(expected) for r in found), found
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        # A question that restates the task with the original's words.
+        (
+            "Pick the solution that best achieves the goal: keep a door from moving.",
+            "Goal: keep a door from moving. Which solution best achieves this goal? Reply with the letter.",
+        ),
+        # Output-format sketches and short quoted labels are instructions, not invented content.
+        (
+            "List the people in the contract and their roles.",
+            "List each person in the contract with their role as '<Role>: <Name>', one per line.",
+        ),
+        ("Classify the review as positive or negative.", 'Classify the review. Reply "positive" or "negative".'),
+        ("Answer the question: {question}", "Question: {question}\nAnswer with one short sentence."),
+        # The original already states the number that equals the budget.
+        ("Summarise the text in 56 words.", "Summarise the text below in at most 56 words, keeping every name."),
+    ],
+)
+def test_task_restatements_are_not_invented(original: str, rewrite: str) -> None:
+    assert reasons(original, rewrite, max_words=56) == []
+
+
+def test_numbered_generation_loop_is_degenerate() -> None:
+    loop = "Answer a question about geography.\n" + "".join(f"* {i}. The list item:\n" for i in range(2, 20))
+    assert any("repeated text" in r for r in reasons("Answer questions about geography.", loop))
+
+
+def test_invented_checks_can_be_disabled() -> None:
+    rewrite = "Answer questions about biology.\nWhat is the difference between a cell and an organism?"
+    assert not check_rewrite("Answer questions about biology.", rewrite).accepted
+    relaxed = GuardConfig(check_invented=False)
+    assert check_rewrite("Answer questions about biology.", rewrite, config=relaxed).accepted
+    with pytest.raises(ValueError, match="max_invented_share"):
+        GuardConfig(max_invented_share=1.5)

@@ -115,3 +115,20 @@ def test_seed_parts_and_split_agree(records: list[dict[str, str]]) -> None:
         assert {k: v for k, v in built.items() if k != "text003_response_based_raw"} == {
             k: v for k, v in part.items() if k != "text003_response_based_raw"
         }
+
+
+def test_guard_accepts_the_gold_rewrites(records: list[dict[str, str]]) -> None:
+    """The guard's false-rejection rate on hand-written gold rewrites stays under 2%."""
+    from fipo_integrations.guard import check_rewrite
+    from fipo_integrations.templates import default_max_words
+
+    rejected = [
+        record["id"]
+        for record in records
+        if not check_rewrite(
+            record["raw_prompt"],
+            record["gpt4_optimized_prompt"],
+            max_words=default_max_words(record["raw_prompt"]),
+        ).accepted
+    ]
+    assert len(rejected) <= 0.02 * len(records), rejected

@@ -217,3 +217,25 @@ def test_cli_train_sft_end_to_end(
     assert "adapter:" in capsys.readouterr().out
     assert main(["train", "dpo", "--config", str(recipe)]) == 1
     assert "is a 'sft' recipe" in capsys.readouterr().err
+
+
+def test_package_adapter_casts_weights_and_drops_training_state(sft_run: Any, tmp_path: Path) -> None:
+    import torch
+
+    from training.trainers import package_adapter
+
+    sft, _ = sft_run
+    assert sft.adapter_dir is not None
+    target = package_adapter(sft.adapter_dir, tmp_path / "shipped", base_model_name="org/base")
+    original, packed = _tensors(sft.adapter_dir), _tensors(target)
+    assert set(original) == set(packed)
+    assert all(t.dtype == torch.bfloat16 for t in packed.values())
+    assert all(torch.allclose(original[k].float(), packed[k].float(), rtol=1e-2, atol=1e-4) for k in original)
+    shipped = {"README.md", "adapter_config.json", "adapter_model.safetensors", "fipo_training.json"}
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= {p.name for p in target.iterdir()} <= shipped
+    assert json.loads((target / "adapter_config.json").read_text())["base_model_name_or_path"] == "org/base"
+    assert (target / "fipo_training.json").is_file()
+    with pytest.raises(ValueError, match="dtype"):
+        package_adapter(sft.adapter_dir, tmp_path / "x", dtype="int8")
+    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+        package_adapter(tmp_path, tmp_path / "y")

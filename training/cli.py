@@ -8,6 +8,7 @@ Registered through the ``fipo_integrations.commands`` entry point group (see pyp
     fipo train sft --config training/recipes/default-smollm2-sft.yaml --adapter-dir runs/sft-adapter
     fipo train ipo --config training/recipes/default-smollm2-ipo.yaml --init-adapter runs/sft-adapter
     fipo train export --model embedded:smollm2-135m-instruct --adapter runs/sft-adapter --output runs/merged
+    fipo train package --adapter runs/default --output fipo_integrations/adapters/fipo-smollm2-135m
 
 Under ``accelerate launch`` use the module form: ``accelerate launch -m training train sft ...``.
 """
@@ -203,6 +204,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@_errors_to_exit
+def _cmd_package(args: argparse.Namespace) -> int:
+    from .trainers import package_adapter
+
+    target = package_adapter(args.adapter, args.output, dtype=args.dtype, base_model_name=args.base_model_name)
+    print(f"adapter: {target}")
+    return 0
+
+
 _STAGE_HELP = {
     "sft": "supervised fine-tuning on the chosen rewrites (trl SFTTrainer)",
     "dpo": "DPO on chosen vs rejected rewrites (trl DPOTrainer, sigmoid loss)",
@@ -212,7 +222,7 @@ _STAGE_HELP = {
 
 
 def register_train(subparsers: Any) -> None:
-    """Add ``fipo train sft|dpo|ipo|ipl|export``."""
+    """Add ``fipo train sft|dpo|ipo|ipl|export|package``."""
     from .config import add_config_arguments
 
     parser = subparsers.add_parser("train", help="fine-tune a FIPO optimizer (SFT, DPO, IPO, IPL)")
@@ -227,4 +237,16 @@ def register_train(subparsers: Any) -> None:
     export.add_argument("--adapter", required=True, help="LoRA adapter directory")
     export.add_argument("--output", required=True, help="directory for the merged model")
     export.set_defaults(handler=_cmd_export)
+    package = commands.add_parser(
+        "package", help="copy a LoRA adapter into a compact directory to ship (weights cast, no optimizer state)"
+    )
+    package.add_argument("--adapter", required=True, help="LoRA adapter directory written by `fipo train`")
+    package.add_argument("--output", required=True, help="target directory, e.g. the bundled adapter directory")
+    package.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    package.add_argument(
+        "--base-model-name",
+        default=None,
+        help="base model name written into adapter_config.json instead of the local path used for training",
+    )
+    package.set_defaults(handler=_cmd_package)
     logging.getLogger("training").setLevel(logging.INFO)

@@ -366,3 +366,48 @@ def export_merged(model: str, adapter_dir: str | Path, export_dir: str | Path) -
     (target / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     logger.info("exported merged model to %s", target)
     return target
+
+
+#: Files of an adapter directory that a packaged (shippable) adapter keeps.
+_PACKAGED_FILES = ("adapter_config.json", METADATA_FILE, "README.md")
+
+
+def package_adapter(
+    adapter_dir: str | Path, output_dir: str | Path, *, dtype: str = "bfloat16", base_model_name: str | None = None
+) -> Path:
+    """Copy a LoRA adapter into a compact directory to ship: weights cast to ``dtype``, no optimizer state.
+
+    Keeps ``adapter_config.json``, the FIPO training metadata and the model card; drops tokenizer copies and
+    ``training_args.bin``. ``base_model_name`` replaces the machine-local base path in the config. This is how
+    the bundled default adapter (``fipo_integrations/adapters/fipo-smollm2-135m``) is made.
+
+    >>> package_adapter("runs/default", "fipo_integrations/adapters/fipo-smollm2-135m")  # doctest: +SKIP
+    PosixPath('fipo_integrations/adapters/fipo-smollm2-135m')
+    """
+    torch = require("torch")
+    from safetensors.torch import load_file, save_file
+
+    source, target = Path(adapter_dir), Path(output_dir)
+    weights = source / "adapter_model.safetensors"
+    if not (source / "adapter_config.json").is_file() or not weights.is_file():
+        raise FileNotFoundError(
+            f"{str(source)!r} is not a PEFT adapter directory with safetensors weights "
+            "(needs adapter_config.json and adapter_model.safetensors)"
+        )
+    if dtype not in ("bfloat16", "float16", "float32"):
+        raise ValueError(f"dtype={dtype!r} is not supported; use 'bfloat16', 'float16' or 'float32'")
+    if source.resolve() == target.resolve():
+        raise ValueError("output_dir must differ from adapter_dir")
+    target.mkdir(parents=True, exist_ok=True)
+    tensors = {name: tensor.to(getattr(torch, dtype)).contiguous() for name, tensor in load_file(str(weights)).items()}
+    save_file(tensors, str(target / "adapter_model.safetensors"), metadata={"format": "pt"})
+    for name in _PACKAGED_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+    config_file = target / "adapter_config.json"
+    adapter_config = json.loads(config_file.read_text(encoding="utf-8"))
+    if base_model_name is not None:
+        adapter_config["base_model_name_or_path"] = base_model_name
+    config_file.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    logger.info("packaged adapter %s -> %s (%s)", source, target, dtype)
+    return target
