@@ -374,11 +374,12 @@ def _labelled_blocks(text: str) -> list[str]:
 
 def _invented_reasons(original: str, rewrite: str, max_words: int | None, max_share: float) -> list[str]:
     reasons: list[str] = []
-    if _TEMPLATE_TERMS.search(rewrite) and not _TEMPLATE_TERMS.search(original):
-        reasons.append(f"leaked_template: {_TEMPLATE_TERMS.search(rewrite).group(0)!r}")  # type: ignore[union-attr]
-    if max_words is not None and re.search(rf"\b{max_words}\s+words?\b", rewrite, re.IGNORECASE):
-        if str(max_words) not in _numbers(original):
-            reasons.append(f"leaked_budget: the template's budget of {max_words} words became an instruction")
+    leaked = _TEMPLATE_TERMS.search(rewrite)
+    if leaked and not _TEMPLATE_TERMS.search(original):
+        reasons.append(f"leaked_template: {leaked.group(0)!r}")
+    states_budget = max_words is not None and re.search(rf"\b{max_words}\s+words?\b", rewrite, re.IGNORECASE)
+    if states_budget and str(max_words) not in _numbers(original):
+        reasons.append(f"leaked_budget: the template's budget of {max_words} words became an instruction")
     known = _stems(_content_words(original))
     normalised_original = _normalise_space(original)
     spans = [("question", m.group(0)) for m in _QUESTION.finditer(rewrite)]

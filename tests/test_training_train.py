@@ -237,5 +237,5 @@ def test_package_adapter_casts_weights_and_drops_training_state(sft_run: Any, tm
     assert (target / "fipo_training.json").is_file()
     with pytest.raises(ValueError, match="dtype"):
         package_adapter(sft.adapter_dir, tmp_path / "x", dtype="int8")
-    with pytest.raises(FileNotFoundError, match="adapter_config.json"):
+    with pytest.raises(FileNotFoundError, match=r"adapter_config\.json"):
         package_adapter(tmp_path, tmp_path / "y")
