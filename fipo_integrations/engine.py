@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -255,9 +256,10 @@ class PromptOptimizer:
     async def aoptimize_batch(
         self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
     ) -> list[OptimizationResult]:
-        """Async :meth:`optimize_batch`."""
+        """Async :meth:`optimize_batch` (in an executor, with the caller's context variables, e.g. tracing)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(self.optimize_batch, prompts, max_words=max_words))
+        call = functools.partial(self.optimize_batch, prompts, max_words=max_words)
+        return await loop.run_in_executor(None, contextvars.copy_context().run, call)
 
     def judge_pair(
         self, raw_prompt: str, prompt_a: str, prompt_b: str, *, golden_response: str | None = None

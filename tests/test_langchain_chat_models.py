@@ -165,3 +165,36 @@ def test_real_embedded_optimizer_and_chat_model_in_a_chain(embedded_model_dir: A
     template = fipo.optimize_template(prompt, max_words=40)
     assert template.input_variables == ["problem"]
     assert "{problem}" in template.messages[1].prompt.template  # type: ignore[union-attr]
+
+
+def _runs_by_name(collector: Any) -> dict[str, Any]:
+    return {run.name: run for run in collector.traced_runs}
+
+
+def test_chat_model_optimizer_calls_nest_under_the_fipo_run() -> None:
+    optimizer_llm = FakeListChatModel(responses=["Summarise {text} in two sentences."])
+    fipo = FIPOOptimizer(model=optimizer_llm, optimizer_kwargs={"cache": False})
+    with collect_runs() as collector:
+        fipo.invoke("Summarise {text}.")
+    (root,) = collector.traced_runs
+    assert root.name == "FIPOOptimizer"
+    assert [(child.name, child.run_type) for child in root.child_runs] == [("FIPORewriter", "llm")]
+
+
+async def test_chat_model_optimizer_calls_nest_under_the_fipo_run_async() -> None:
+    optimizer_llm = FakeListChatModel(responses=["Summarise {text} in two sentences."])
+    fipo = FIPOOptimizer(model=optimizer_llm, optimizer_kwargs={"cache": False})
+    with collect_runs() as collector:
+        await fipo.ainvoke("Summarise {text}.")
+    (root,) = collector.traced_runs
+    assert [child.name for child in root.child_runs] == ["FIPORewriter"]
+
+
+def test_batched_inputs_share_one_separately_traced_optimizer_call() -> None:
+    optimizer_llm = FakeListChatModel(responses=["Summarise {text} in two sentences.", "Translate {text}, please."])
+    fipo = FIPOOptimizer(model=optimizer_llm, optimizer_kwargs={"cache": False})
+    with collect_runs() as collector:
+        fipo.batch(["Summarise {text}.", "Translate {text}."])
+    names = sorted(run.name for run in collector.traced_runs)
+    assert names == ["FIPOOptimizer", "FIPOOptimizer", "FIPORewriter", "FIPORewriter"]
+    assert all(not run.child_runs for run in collector.traced_runs if run.name == "FIPOOptimizer")

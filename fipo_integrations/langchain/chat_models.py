@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -91,6 +93,20 @@ def _chat_model_id(chat_model: BaseChatModel) -> str:
     return f"langchain:{chat_model._llm_type}:{name}@{digest}" if name else f"langchain:{chat_model._llm_type}@{digest}"
 
 
+# The callbacks of the FIPOOptimizer run that is calling the optimizer, so its chat-model calls nest under it.
+_PARENT_CALLBACKS: ContextVar[Any] = ContextVar("fipo_parent_callbacks", default=None)
+
+
+@contextlib.contextmanager
+def nested_under(callbacks: Any) -> Iterator[None]:
+    """Trace the :class:`ChatModelBackend` calls made inside this block as children of ``callbacks``' run."""
+    token = _PARENT_CALLBACKS.set(callbacks)
+    try:
+        yield
+    finally:
+        _PARENT_CALLBACKS.reset(token)
+
+
 class ChatModelBackend(Backend):
     """Use any LangChain chat model as the FIPO optimizer (for example a FIPO model served by Ollama).
 
@@ -118,6 +134,9 @@ class ChatModelBackend(Backend):
         config: RunnableConfig = {"run_name": "FIPORewriter", "tags": ["fipo-optimizer"]}
         if self.max_concurrency is not None:
             config["max_concurrency"] = self.max_concurrency
+        parent = _PARENT_CALLBACKS.get()
+        if parent is not None:
+            config["callbacks"] = parent
         return config
 
     def _expand(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[Any]:

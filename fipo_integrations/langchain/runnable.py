@@ -42,7 +42,7 @@ from ..engine import OptimizationRequest, PromptOptimizer
 from ._messages import Roles
 from ._plans import Outcome, Plan, assemble, naive_value, plan_inputs
 from ._templates import TemplateT, apply_template_rewrites, golden_from_examples, template_slots
-from .chat_models import ChatModelBackend, output_text
+from .chat_models import ChatModelBackend, nested_under, output_text
 
 __all__ = ["FIPOInput", "FIPOOptimizer"]
 
@@ -266,7 +266,8 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         results, error = None, None
         if requests:
             try:
-                results = self.get_optimizer().optimize_batch(requests)
+                with nested_under(_shared_parent(managers)):
+                    results = self.get_optimizer().optimize_batch(requests)
             except Exception as exc:
                 error = self._optimizer_failed(exc)
         return assemble(plans, results, error, silver_error, self.roles)
@@ -338,7 +339,9 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         results, error = None, None
         if requests:
             try:
-                results = await (await self._aget_optimizer()).aoptimize_batch(requests)
+                optimizer = await self._aget_optimizer()
+                with nested_under(_shared_parent(managers)):
+                    results = await optimizer.aoptimize_batch(requests)
             except Exception as exc:
                 error = self._optimizer_failed(exc)
         return assemble(plans, results, error, silver_error, self.roles)
@@ -450,3 +453,11 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         golden = golden_from_examples(template, examples)
         budget = max_words if max_words is not None else self.max_words
         return slots, [OptimizationRequest(s.text, golden_response=golden, max_words=budget) for s in slots]
+
+
+def _shared_parent(managers: Sequence[CallbackManagerForChainRun | AsyncCallbackManagerForChainRun]) -> Any:
+    """Callbacks under which the optimizer's chat-model calls are traced: the run's, for a single input.
+
+    A batch shares one optimizer call between its runs, so that call is traced as a run of its own.
+    """
+    return managers[0].get_child() if len(managers) == 1 else None
