@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,15 @@ def embedded_model_dir() -> Path:
     from fipo_integrations.models import resolve_embedded
 
     return resolve_embedded("smollm2-135m-instruct")
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Generation on one thread: on a shared 2-core CPU, two contending threads run 5-20x slower."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -359,19 +359,6 @@ def test_report_serialises(capitals_lm: RuleLM, examples: list[Any]) -> None:
     assert "score" in compiled.fipo_report.summary()
 
 
-@pytest.fixture
-def one_torch_thread() -> Iterator[None]:
-    """Generation on one thread: on a shared 2-core CPU, two contending threads run ~5x slower."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 def test_real_embedded_models_end_to_end(embedded_model_dir: Path, tmp_path: Path) -> None:

@@ -130,16 +130,6 @@ async def test_chat_model_backend_async() -> None:
     assert await backend.agenerate([], GenerationParams()) == []
 
 
-@pytest.fixture
-def one_torch_thread() -> Any:
-    """CPU generation with more threads than free cores crawls (20x slower on a shared 2-core machine)."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
 def test_real_embedded_optimizer_and_chat_model_in_a_chain(embedded_model_dir: Any, one_torch_thread: Any) -> None:
     """The default optimizer (embedded SmolLM2 + bundled adapter) and SmolLM2 downstream, 2 short prompts."""
