@@ -281,7 +281,7 @@ def _normalise_space(text: str) -> str:
 
 def _repetition_score(text: str, n: int = 4) -> float:
     """Share of word n-grams that are repeats; ~0 for normal prose, high for loops (numbered ones too)."""
-    words = re.sub(r"\b\d+\b", "#", text.lower()).split()
+    words = re.sub(r"\b(?:\d+|[A-Z])\b", "#", text).lower().split()
     if len(words) < 3 * n:
         return 0.0
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]

@@ -189,6 +189,11 @@ def test_task_restatements_are_not_invented(original: str, rewrite: str) -> None
 def test_numbered_generation_loop_is_degenerate() -> None:
     loop = "Answer a question about geography.\n" + "".join(f"* {i}. The list item:\n" for i in range(2, 20))
     assert any("repeated text" in r for r in reasons("Answer questions about geography.", loop))
+    letters = "Answer questions about geography.\nOptions:\n" + "".join(f'- "{c}"\n' for c in "ABCDEFGHIJKLMNOPQRST")
+    assert any("repeated text" in r for r in reasons("Answer questions about geography.", letters))
+    # Prose with "a" and "I" and a short lettered list is not a loop.
+    prose = "Read the passage. I want a short answer: pick A, B, C or D and give a reason in a sentence."
+    assert reasons("Read the passage and pick A, B, C or D.", prose) == []
 
 
 def test_invented_checks_can_be_disabled() -> None:
