@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    parser.add_argument("--dump", type=Path, default=None, help="write every rewrite and verdict here (JSONL)")
     args = parser.parse_args()
 
     from fipo_integrations import PromptOptimizer
@@ -67,6 +68,10 @@ def main() -> None:
         started = time.perf_counter()
         results = optimizer.optimize_batch([r["raw_prompt"] for r in records])
         seconds = time.perf_counter() - started
+        if args.dump is not None:
+            with args.dump.open("a", encoding="utf-8") as handle:
+                for record, result in zip(records, results, strict=True):
+                    handle.write(json.dumps({"optimizer": spec, "id": record["id"], **result.to_dict()}) + "\n")
         templated = [(r, res) for r, res in zip(records, results, strict=True) if extract_placeholders(r["raw_prompt"])]
         kept_raw = sum(
             all(token in extract_placeholders(res.candidate) for token in extract_placeholders(r["raw_prompt"]))

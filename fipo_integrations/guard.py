@@ -88,6 +88,10 @@ _REFUSAL = re.compile(
 _ANSWER_START = re.compile(r"^\s*(?:the\s+(?:final\s+)?answer\s+is|answer\s*:|solution\s*:|result\s*:)", re.I)
 # "The answer is 14" (a concrete value, not the placeholder "N") or a worked computation "12 + 2 = 14".
 _CONCRETE_ANSWER = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*\(?[$£€]?\d", re.I)
+# "The answer is D" / "The correct option is (B)": a multiple-choice answer, when the original lists options.
+_LETTER_ANSWER = re.compile(
+    r"(?i:\bthe\s+(?:correct\s+|right\s+|final\s+|best\s+)?(?:answer|option|choice)\s+is)\s*:?\s*\(?[A-H]\b(?![-'])(?!\)?\s*(?:,|/|or\b))"
+)
 _WORKED_COMPUTATION = re.compile(r"(\d+(?:\.\d+)?)\s*[-+*/×x]\s*(\d+(?:\.\d+)?)\s*=\s*[$£€]?\d")
 _EXAMPLE_CUE = re.compile(r"(?:for\s+example|for\s+instance|e\.g\.|such\s+as|like)\W*$", re.IGNORECASE)
 _NUMBER_WORDS = {
@@ -234,6 +238,16 @@ def _works_the_problem(original: str, text: str) -> bool:
     return False
 
 
+def _answers_a_choice(text: str) -> bool:
+    """States a multiple-choice answer ("The answer is D"), unless it is shown as an example format."""
+    for match in _LETTER_ANSWER.finditer(text):
+        before = text[max(0, match.start() - 30) : match.start()]
+        if _EXAMPLE_CUE.search(before) or before.rstrip().endswith(("'", '"', "“", "`")):
+            continue
+        return True
+    return False
+
+
 def _keeps_number(number: str, kept_numbers: set[str], normalised_rewrite: str) -> bool:
     if number in kept_numbers:
         return True
@@ -313,6 +327,7 @@ def _degenerate_reasons(original: str, rewrite: str, golden_response: str | None
         (_ANSWER_START.match(rewrite) and not _ANSWER_START.match(original))
         or (_CONCRETE_ANSWER.search(rewrite) and not _CONCRETE_ANSWER.search(original))
         or (_works_the_problem(original, rewrite) and not _works_the_problem(original, original))
+        or (_answers_a_choice(rewrite) and _options(original) and not _answers_a_choice(original))
     )
     if answers:
         reasons.append("degenerate: an answer to the task instead of a prompt")

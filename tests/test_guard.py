@@ -203,3 +203,12 @@ def test_invented_checks_can_be_disabled() -> None:
     assert check_rewrite("Answer questions about biology.", rewrite, config=relaxed).accepted
     with pytest.raises(ValueError, match="max_invented_share"):
         GuardConfig(max_invented_share=1.5)
+
+
+def test_stating_the_multiple_choice_answer_is_an_answer() -> None:
+    quiz = "Which term describes keeping a stable internal state?\nA. Anabolism\nB. Catabolism\nC. Homeostasis"
+    assert any("answer to the task" in r for r in reasons(quiz, quiz + "\n\nThe answer is C. Homeostasis."))
+    assert any("answer to the task" in r for r in reasons(quiz, quiz + "\nThe correct option is (C)."))
+    # Format instructions that mention letters are fine.
+    assert reasons(quiz, quiz + "\nEnd with: The answer is A, B or C.") == []
+    assert reasons(quiz, quiz + "\nEnd with 'The answer is X' where X is the letter.") == []
