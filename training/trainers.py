@@ -369,7 +369,7 @@ def export_merged(model: str, adapter_dir: str | Path, export_dir: str | Path) -
 
 
 #: Files of an adapter directory that a packaged (shippable) adapter keeps.
-_PACKAGED_FILES = ("adapter_config.json", METADATA_FILE, "README.md")
+_PACKAGED_FILES = ("adapter_config.json", METADATA_FILE)
 
 
 def package_adapter(
@@ -377,9 +377,10 @@ def package_adapter(
 ) -> Path:
     """Copy a LoRA adapter into a compact directory to ship: weights cast to ``dtype``, no optimizer state.
 
-    Keeps ``adapter_config.json``, the FIPO training metadata and the model card; drops tokenizer copies and
-    ``training_args.bin``. ``base_model_name`` replaces the machine-local base path in the config. This is how
-    the bundled default adapter (``fipo_integrations/adapters/fipo-smollm2-135m``) is made.
+    Keeps ``adapter_config.json`` and the FIPO training metadata, writes a short model card (README.md) from
+    that metadata, and drops tokenizer copies and ``training_args.bin``. ``base_model_name`` replaces the
+    machine-local base path in the config. This is how the bundled default adapter
+    (``fipo_integrations/adapters/fipo-smollm2-135m``) is made.
 
     >>> package_adapter("runs/default", "fipo_integrations/adapters/fipo-smollm2-135m")  # doctest: +SKIP
     PosixPath('fipo_integrations/adapters/fipo-smollm2-135m')
@@ -401,6 +402,7 @@ def package_adapter(
     target.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.to(getattr(torch, dtype)).contiguous() for name, tensor in load_file(str(weights)).items()}
     save_file(tensors, str(target / "adapter_model.safetensors"), metadata={"format": "pt"})
+    (target / "adapter_model.safetensors").chmod(0o644)
     for name in _PACKAGED_FILES:
         if (source / name).is_file():
             shutil.copyfile(source / name, target / name)
@@ -409,5 +411,40 @@ def package_adapter(
     if base_model_name is not None:
         adapter_config["base_model_name_or_path"] = base_model_name
     config_file.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (target / "README.md").write_text(_model_card(target, adapter_config, dtype), encoding="utf-8")
     logger.info("packaged adapter %s -> %s (%s)", source, target, dtype)
     return target
+
+
+def _model_card(directory: Path, adapter_config: dict[str, Any], dtype: str) -> str:
+    """A short model card for a packaged adapter, from its training metadata."""
+    meta_file = directory / METADATA_FILE
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
+    config = meta.get("config", {})
+    rows = [
+        ("stage", meta.get("stage")),
+        ("base model", f"{meta.get('base_model')} ({adapter_config.get('base_model_name_or_path')})"),
+        ("FIPO template version", meta.get("template_version")),
+        ("training data", ", ".join(config.get("data", [])) or None),
+        (
+            "LoRA",
+            f"r={adapter_config.get('r')}, alpha={adapter_config.get('lora_alpha')}, "
+            f"targets={adapter_config.get('target_modules')}",
+        ),
+        (
+            "schedule",
+            f"max_steps={config.get('max_steps')}, batch={config.get('per_device_train_batch_size')} x "
+            f"accumulation {config.get('gradient_accumulation_steps')}, lr={config.get('learning_rate')}, "
+            f"max_length={config.get('max_length')}, seed={config.get('seed')}",
+        ),
+        ("weights", dtype),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows if value is not None)
+    return (
+        "# FIPO prompt-optimizer LoRA adapter\n\n"
+        "A LoRA adapter that turns its base chat model into a FIPO prompt optimizer (arXiv 2402.11811), trained "
+        "with `fipo train` from fipo-integrations. Load it with "
+        "`PromptOptimizer(model=BASE, adapter=THIS_DIR)`.\n\n"
+        f"| field | value |\n|---|---|\n{table}\n\n"
+        f"The full training configuration is in `{METADATA_FILE}`.\n"
+    )
