@@ -1,0 +1,57 @@
+"""The FIPO adapter that ships inside the package and is the default optimizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fipo_integrations.models import BUNDLED_ADAPTER_DIR, bundled_adapter_dir
+from fipo_integrations.templates import TEMPLATE_VERSION
+
+
+def test_the_adapter_ships_compact_and_self_describing() -> None:
+    assert bundled_adapter_dir() == BUNDLED_ADAPTER_DIR
+    config = json.loads((BUNDLED_ADAPTER_DIR / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    weights = BUNDLED_ADAPTER_DIR / "adapter_model.safetensors"
+    assert weights.stat().st_size < 15_000_000  # a few MB in bf16
+    assert {p.name for p in BUNDLED_ADAPTER_DIR.iterdir()} <= {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "fipo_training.json",
+        "README.md",
+    }
+    meta = json.loads((BUNDLED_ADAPTER_DIR / "fipo_training.json").read_text())
+    # Trained with the template the runtime renders today: a template change needs a retrained adapter.
+    assert meta["template_version"] == TEMPLATE_VERSION
+    assert meta["base_model"] == "embedded:smollm2-135m-instruct"
+
+
+def test_the_adapter_weights_are_bf16_lora_tensors() -> None:
+    pytest.importorskip("torch")
+    import torch
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(BUNDLED_ADAPTER_DIR / "adapter_model.safetensors"))
+    assert tensors and all("lora_A" in name or "lora_B" in name for name in tensors)
+    assert all(t.dtype == torch.bfloat16 for t in tensors.values())
+    assert all(bool(torch.isfinite(t.float()).all()) for t in tensors.values())
+    assert any(float(t.float().abs().sum()) > 0 for name, t in tensors.items() if "lora_B" in name)
+
+
+@pytest.mark.slow
+def test_default_optimizer_loads_the_adapter(embedded_model_dir: Path, one_torch_thread: None) -> None:
+    from fipo_integrations import PromptOptimizer
+    from fipo_integrations.backends.hf import TransformersBackend
+
+    default = TransformersBackend()
+    assert "+adapter@" in default.model_id
+    base = TransformersBackend("embedded:smollm2-135m-instruct")
+    adapted_head = default.model.model.layers[0].self_attn.q_proj.weight  # merged LoRA delta
+    base_head = base.model.model.layers[0].self_attn.q_proj.weight
+    assert not adapted_head.equal(base_head)
+    result = PromptOptimizer(default, cache=False, max_new_tokens=96).optimize("Answer the question: {question}")
+    assert "{question}" in result.optimized
