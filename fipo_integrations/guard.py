@@ -309,6 +309,28 @@ def _content_words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(stripped) if w.lower() not in _STOPWORDS}
 
 
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _drops_leading_instruction(original: str, rewrite: str) -> str | None:
+    """The instruction paragraph that precedes a passage, when the rewrite starts with the passage instead.
+
+    ("You are given two questions. Check if they are duplicates.\n\nQuestion1: ..." rewritten as
+    "Question1: ..."): the rewrite opens with the first words of the original's second paragraph and keeps
+    fewer than half of the first paragraph's content words.
+    """
+    paragraphs = [p for p in re.split(r"\n\s*\n", original.strip()) if p.strip()]
+    if len(paragraphs) < 2:
+        return None
+    instruction = _stems(_content_words(paragraphs[0]))
+    passage_start = " ".join(_plain(paragraphs[1]).split()[:8])
+    if len(instruction) < 2 or not passage_start or not _plain(rewrite).startswith(passage_start):
+        return None
+    kept = len(instruction & _stems(_content_words(rewrite))) / len(instruction)
+    return paragraphs[0] if kept < 0.5 else None
+
+
 def _copies_meta_prompt(rewrite: str) -> bool:
     lowered = rewrite.lower()
     if any(marker.lower() in lowered for marker in OPTIMIZER_TEMPLATE.markers):
@@ -337,6 +359,10 @@ def _degenerate_reasons(original: str, rewrite: str, golden_response: str | None
             reasons.append("degenerate: the rewrite contains the golden response (it answers the task)")
     if _copies_meta_prompt(rewrite) and not _copies_meta_prompt(original):
         reasons.append("degenerate: copy of the optimizer's meta-prompt")
+    dropped = _drops_leading_instruction(original, rewrite)
+    if dropped is not None:
+        shown = " ".join(dropped.split())
+        reasons.append(f"lost_instruction: the rewrite drops {shown[:60]!r} and starts with the text after it")
     keywords = _content_words(original)
     if len(keywords) >= 3:
         kept = keywords & _content_words(rewrite)

@@ -212,3 +212,17 @@ def test_stating_the_multiple_choice_answer_is_an_answer() -> None:
     # Format instructions that mention letters are fine.
     assert reasons(quiz, quiz + "\nEnd with: The answer is A, B or C.") == []
     assert reasons(quiz, quiz + "\nEnd with 'The answer is X' where X is the letter.") == []
+
+
+def test_dropping_the_instruction_before_a_passage_is_rejected() -> None:
+    original = (
+        "You are given two questions. Check if they are duplicates.\n\n"
+        "Question1: Why is multiprocessing faster than threading in Python?\n"
+        "Question2: How do I use threads in Python?"
+    )
+    passage_only = original.split("\n\n", 1)[1] + "\n\nReply with yes or no."
+    assert any(r.startswith("lost_instruction") for r in reasons(original, passage_only))
+    # Restating the instruction after the passage, or rephrasing it before the passage, is fine.
+    assert reasons(original, passage_only + "\nCheck if the two questions are duplicates.") == []
+    rephrased = "Decide whether these two questions are duplicates.\n\n" + original.split("\n\n", 1)[1]
+    assert reasons(original, rephrased) == []
