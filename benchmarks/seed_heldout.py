@@ -7,6 +7,11 @@ often the raw model rewrite kept every placeholder, mean words, and seconds per 
 the guard on the dataset's own chosen (should pass) and rejected (should often fail) prompts.
 
     python benchmarks/seed_heldout.py --optimizer base --optimizer adapter:fipo_integrations/adapters/fipo-smollm2-135m
+    python benchmarks/seed_heldout.py --optimizer base --dump rewrites.jsonl   # keep every rewrite
+    python benchmarks/seed_heldout.py --rescore rewrites.jsonl                 # re-apply today's guard, no model
+
+``--rescore`` applies the current guard to rewrites saved with ``--dump`` (after a guard change, without
+generating again); seconds per prompt are then left out.
 """
 
 from __future__ import annotations
@@ -14,13 +19,85 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SEED = Path(__file__).resolve().parents[1] / "training" / "data" / "pop-seed"
 
 
 def _load(split: str) -> list[dict[str, str]]:
     return [json.loads(line) for line in (SEED / f"{split}.jsonl").read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class _Outcome:
+    """What the summary needs of one rewrite (an OptimizationResult, or a rescored dump line)."""
+
+    candidate: str
+    optimized: str
+    accepted: bool
+    reason: str | None
+    original_text: str
+
+    @property
+    def fell_back(self) -> bool:
+        return not self.accepted  # as OptimizationResult.fell_back
+
+
+def _rescored(path: Path) -> dict[str, list[tuple[str, _Outcome]]]:
+    """Dumped rewrites per optimizer, with the current guard's verdicts: ``{spec: [(record id, outcome)]}``."""
+    from fipo_integrations.guard import check_rewrite
+
+    grouped: dict[str, list[tuple[str, _Outcome]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        saved = json.loads(line)
+        candidate = saved.get("candidate") or ""
+        verdict = check_rewrite(saved["original"], candidate, max_words=saved.get("max_words"))
+        outcome = _Outcome(
+            candidate=candidate,
+            optimized=candidate if verdict.accepted else saved["original"],
+            accepted=verdict.accepted,
+            reason=None if verdict.accepted else f"guard: {verdict.reason}",
+            original_text=saved["original"],
+        )
+        grouped.setdefault(saved["optimizer"], []).append((saved["id"], outcome))
+    return grouped
+
+
+def _summary(spec: str, records: list[dict[str, str]], results: list[Any], seconds: float | None) -> dict[str, Any]:
+    from fipo_integrations.guard import extract_placeholders
+
+    templated = [(r, res) for r, res in zip(records, results, strict=True) if extract_placeholders(r["raw_prompt"])]
+    kept_raw = sum(
+        all(token in extract_placeholders(res.candidate or "") for token in extract_placeholders(r["raw_prompt"]))
+        for r, res in templated
+    )
+    kept_final = all(
+        all(t in extract_placeholders(res.optimized) for t in extract_placeholders(r["raw_prompt"]))
+        for r, res in templated
+    )
+    row: dict[str, Any] = {
+        "optimizer": spec,
+        "n": len(records),
+        "guard_accepts": sum(res.accepted for res in results) / len(results),
+        "fallback_rate": sum(res.fell_back for res in results) / len(results),
+        "raw_rewrites_keeping_placeholders": f"{kept_raw}/{len(templated)}",
+        "final_prompts_keeping_placeholders": f"{len(templated)}/{len(templated)}" if kept_final else "LOST",
+        "mean_words": sum(len(res.optimized.split()) for res in results) / len(results),
+    }
+    if seconds is not None:
+        row["seconds_per_prompt"] = seconds / len(results)
+    reasons: dict[str, int] = {}
+    for res in results:
+        for reason in (res.reason or "").replace("guard: ", "").split("; "):
+            if reason:
+                key = reason.split(":")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+    row["top_fallback_reasons"] = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
+    return row
 
 
 def main() -> None:
@@ -31,10 +108,11 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--dump", type=Path, default=None, help="write every rewrite and verdict here (JSONL)")
+    parser.add_argument("--rescore", type=Path, default=None, help="re-apply the guard to a --dump file")
     args = parser.parse_args()
 
     from fipo_integrations import PromptOptimizer
-    from fipo_integrations.guard import check_rewrite, extract_placeholders
+    from fipo_integrations.guard import check_rewrite
     from fipo_integrations.templates import default_max_words
 
     records = _load(args.split)[: args.limit]
@@ -72,37 +150,13 @@ def main() -> None:
             with args.dump.open("a", encoding="utf-8") as handle:
                 for record, result in zip(records, results, strict=True):
                     handle.write(json.dumps({"optimizer": spec, "id": record["id"], **result.to_dict()}) + "\n")
-        templated = [(r, res) for r, res in zip(records, results, strict=True) if extract_placeholders(r["raw_prompt"])]
-        kept_raw = sum(
-            all(token in extract_placeholders(res.candidate) for token in extract_placeholders(r["raw_prompt"]))
-            for r, res in templated
-        )
-        rows.append(
-            {
-                "optimizer": spec,
-                "n": len(records),
-                "guard_accepts": sum(res.accepted for res in results) / len(results),
-                "fallback_rate": sum(res.fell_back for res in results) / len(results),
-                "raw_rewrites_keeping_placeholders": f"{kept_raw}/{len(templated)}",
-                "final_prompts_keeping_placeholders": f"{len(templated)}/{len(templated)}"
-                if all(
-                    all(t in extract_placeholders(res.optimized) for t in extract_placeholders(r["raw_prompt"]))
-                    for r, res in templated
-                )
-                else "LOST",
-                "mean_words": sum(len(res.optimized.split()) for res in results) / len(results),
-                "seconds_per_prompt": seconds / len(results),
-            }
-        )
-        reasons: dict[str, int] = {}
-        for res in results:
-            for reason in (res.reason or "").replace("guard: ", "").split("; "):
-                if reason:
-                    key = reason.split(":")[0]
-                    reasons[key] = reasons.get(key, 0) + 1
-        rows[-1]["top_fallback_reasons"] = ", ".join(
-            f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:4]
-        )
+        rows.append(_summary(spec, records, results, seconds))
+
+    if args.rescore is not None:
+        by_id = {r["id"]: r for r in records}
+        for spec, saved in _rescored(args.rescore).items():
+            known = [(by_id[record_id], outcome) for record_id, outcome in saved if record_id in by_id]
+            rows.append(_summary(f"{spec} (rescored)", [r for r, _ in known], [o for _, o in known], None))
 
     columns = list(dict.fromkeys(key for row in rows for key in row))
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
