@@ -3,8 +3,9 @@
 In the FIPO paper every 13B optimizer lowered downstream accuracy. A small local optimizer must therefore be
 checked: a rewrite is accepted only if it keeps every template placeholder, the numbers, quoted strings and
 option labels of the original, is not empty or degenerate (loops, refusals, an answer instead of a prompt,
-a copy of the meta-prompt, a drift away from the task) and stays near its length budget. Otherwise the
-caller falls back to the original prompt and reports why.
+a copy of the meta-prompt, a drift away from the task, a dropped instruction), invents no question, example
+or quotation the original does not support, does not echo the template's vocabulary or word budget, and
+stays near its length budget. Otherwise the caller falls back to the original prompt and reports why.
 
 >>> verdict = check_rewrite("Answer the question: {question}", "Answer this question clearly: {question}")
 >>> verdict.accepted
