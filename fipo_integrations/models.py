@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-#: Where the trained default FIPO adapter ships inside the package (absent until one is trained).
+#: Where the trained default FIPO adapter ships inside the package (see docs/default-model.md).
 BUNDLED_ADAPTER_DIR = _PACKAGE_DIR / "adapters" / "fipo-smollm2-135m"
 
 
