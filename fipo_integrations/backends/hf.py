@@ -19,6 +19,7 @@ from ..models import (
     directory_fingerprint,
     resolve_embedded,
 )
+from ..precision import resolve_dtype
 from ..templates import ChatMessage
 from .base import Backend, GenerationParams
 
@@ -80,7 +81,7 @@ def load_causal_lm(
         )
     resolved_device = _pick_device(device)
     _limit_cpu_threads(resolved_device)
-    torch_dtype = torch.bfloat16 if dtype == "auto" else getattr(torch, dtype)
+    torch_dtype = getattr(torch, resolve_dtype(dtype, resolved_device))
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         lm = transformers.AutoModelForCausalLM.from_pretrained(

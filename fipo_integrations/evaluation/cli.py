@@ -55,6 +55,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             shots=_pairs(args.shots, "--shots"),
             max_new_tokens=_pairs(args.max_new_tokens, "--max-new-tokens"),
             mc_scoring=args.mc_scoring,
+            prompt_format=args.prompt_format,
             mmlu_instruction=args.mmlu_instruction,
             weights=args.weights,
             batch_size=args.batch_size,
@@ -124,11 +125,23 @@ def register(subparsers: Any) -> None:
         "--mc-scoring", choices=["auto", "logprob", "generate"], default="auto", help="multiple-choice scoring"
     )
     models.add_argument(
-        "--max-new-tokens", action="append", metavar="BENCH=N", help="generation length (default gsm8k=192, bbh=128)"
+        "--prompt-format",
+        choices=["auto", "chat", "plain"],
+        default="auto",
+        help="auto: multiple choice on plain text, generation through the chat template with the few-shot "
+        "examples as turns (as lm-evaluation-harness does it); chat/plain force one format",
+    )
+    models.add_argument(
+        "--max-new-tokens", action="append", metavar="BENCH=N", help="generation length (default gsm8k=256, bbh=128)"
     )
     models.add_argument("--batch-size", type=int, default=8, help="prompts per forward pass")
     models.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    models.add_argument("--dtype", default="auto", help="torch dtype of local models (auto = bfloat16)")
+    models.add_argument(
+        "--dtype",
+        default="auto",
+        help="torch dtype of local models: auto (bfloat16 on GPUs and on CPUs with native bf16, else float32), "
+        "bfloat16, float16 or float32; $FIPO_DTYPE sets the default",
+    )
     models.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy CPU)")
     optimizers = parser.add_argument_group("prompt sources")
     optimizers.add_argument(

@@ -36,6 +36,7 @@ __all__ = [
     "BenchmarkSpec",
     "EvalItem",
     "TaskData",
+    "build_messages",
     "build_prompt",
     "select_items",
 ]
@@ -61,7 +62,9 @@ class BenchmarkSpec:
 
 
 BENCHMARK_SPECS: dict[str, BenchmarkSpec] = {
-    "gsm8k": BenchmarkSpec("gsm8k", "generate", 3, 192, ("\n\n", "\nQ:")),
+    # No bare blank-line stop for GSM8K: a chain of thought may contain blank lines (the end-of-turn token,
+    # the next "Q:" and the stated answer end it).
+    "gsm8k": BenchmarkSpec("gsm8k", "generate", 3, 256, ("\nQ:",)),
     "bbh": BenchmarkSpec("bbh", "generate", 3, 128, ("\n\n", "\nQ:"), spread_over_tasks=True),
     "piqa": BenchmarkSpec("piqa", "choice", 3, 16, ("\n",)),
     "cosmosqa": BenchmarkSpec("cosmosqa", "choice", 5, 16, ("\n",)),
@@ -133,6 +136,25 @@ def build_prompt(instruction: str, shots: Sequence[EvalItem], item: EvalItem) ->
     """Instruction, demonstrations and the item's query, separated by blank lines."""
     blocks = [instruction.strip(), *(shot.demonstration() for shot in shots), item.query]
     return "\n\n".join(block for block in blocks if block)
+
+
+def build_messages(instruction: str, shots: Sequence[EvalItem], item: EvalItem) -> list[dict[str, str]]:
+    """The prompt as chat turns, the way lm-evaluation-harness does it with ``--apply_chat_template
+    --fewshot_as_multiturn``: the instruction opens the first user turn, each few-shot example is a user turn
+    (its query) and an assistant turn (its answer), and the item's query is the last user turn.
+
+    >>> item = EvalItem("gsm8k", "gsm8k", "gsm8k/0", "Q: What is 2 + 2?\nA:", "4", "The answer is 4.")
+    >>> [m["role"] for m in build_messages("Solve it.", [item], item)]
+    ['user', 'assistant', 'user']
+    """
+    messages: list[dict[str, str]] = []
+    for shot in shots:
+        messages.append({"role": "user", "content": shot.query})
+        messages.append({"role": "assistant", "content": shot.answer})
+    messages.append({"role": "user", "content": item.query})
+    if instruction.strip():
+        messages[0] = {"role": "user", "content": f"{instruction.strip()}\n\n{messages[0]['content']}"}
+    return messages
 
 
 def option_block(options: Sequence[str]) -> str:

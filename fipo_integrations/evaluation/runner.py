@@ -17,13 +17,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .data import BENCHMARK_SPECS, BENCHMARKS, BenchmarkData, EvalItem, TaskData, build_prompt, select_items
+from .data import (
+    BENCHMARK_SPECS,
+    BENCHMARKS,
+    BenchmarkData,
+    EvalItem,
+    TaskData,
+    build_messages,
+    build_prompt,
+    select_items,
+)
 from .loaders import load_benchmark
 from .optimizers import InstructionRewrite, PromptSource, optimize_instructions, parse_sources
 from .report import build_report, write_outputs
 from .scoring import score_choice, score_choice_reply, score_generation
 from .store import ResultStore, result_key, text_hash
-from .testing_models import TestingModel, make_testing_model
+from .testing_models import Prompt, TestingModel, make_testing_model
 
 __all__ = ["EvalConfig", "run_evaluation"]
 
@@ -57,6 +66,10 @@ class EvalConfig:
     max_new_tokens: Mapping[str, int] = field(default_factory=dict)
     #: Multiple choice by option-letter log-probabilities, by generation, or ``auto`` (log-probs if possible).
     mc_scoring: Literal["auto", "logprob", "generate"] = "auto"
+    #: How prompts reach the model, as lm-evaluation-harness does it: ``auto`` scores multiple choice on
+    #: plain text and generates through the chat template (few-shot examples as turns) for chat models;
+    #: ``chat`` and ``plain`` force one format everywhere.
+    prompt_format: Literal["auto", "chat", "plain"] = "auto"
     #: ``per-subject``: one MMLU instruction per subject; ``shared``: one for all subjects.
     mmlu_instruction: Literal["per-subject", "shared"] = "per-subject"
     #: Benchmark weights of the average: test-set sizes (as in the paper) or equal.
@@ -81,6 +94,8 @@ class EvalConfig:
             raise ValueError(f"optimizer_max_new_tokens must be >= 1, got {self.optimizer_max_new_tokens}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.prompt_format not in ("auto", "chat", "plain"):
+            raise ValueError(f"prompt_format must be auto, chat or plain, got {self.prompt_format!r}")
         if self.mc_scoring not in ("auto", "logprob", "generate"):
             raise ValueError(f"mc_scoring must be auto, logprob or generate, got {self.mc_scoring!r}")
         if self.mmlu_instruction not in ("per-subject", "shared"):
@@ -111,6 +126,12 @@ class _Job:
     key: str
     settings: dict[str, Any]
 
+    def model_input(self, prompt: str, shots: int) -> Prompt:
+        """The prompt in the format the settings name: plain text, or chat turns with ``shots`` examples."""
+        if self.settings["format"] == "chat":
+            return build_messages(self.instruction, self.task.shots[:shots], self.item)
+        return prompt
+
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
@@ -131,7 +152,9 @@ def _settings(config: EvalConfig, benchmark: str, model: TestingModel) -> dict[s
             method = "logprob" if model.supports_logprobs else "generate"
     else:
         method = "generate"
-    settings: dict[str, Any] = {"method": method}
+    auto_chat = method == "generate" and model.chat
+    chat = auto_chat if config.prompt_format == "auto" else config.prompt_format == "chat"
+    settings: dict[str, Any] = {"method": method, "format": "chat" if chat else "plain"}
     if method == "generate":
         settings["max_new_tokens"] = config.max_new_tokens.get(benchmark, spec.max_new_tokens)
         settings["stop"] = list(spec.stop)
@@ -146,7 +169,7 @@ def _fit_shots(model: TestingModel, job: _Job) -> tuple[str, int]:
     reserve = int(job.settings.get("max_new_tokens", 1))
     prompt = job.prompt
     while window is not None and shots:
-        used = model.prompt_tokens(prompt)
+        used = model.prompt_tokens(job.model_input(prompt, len(shots)))
         if used is None or used + reserve <= window:
             break
         shots.pop()
@@ -160,7 +183,7 @@ def _fit_shots(model: TestingModel, job: _Job) -> tuple[str, int]:
 
 def _score_chunk(model: TestingModel, jobs: list[_Job]) -> list[dict[str, Any]]:
     fitted = [_fit_shots(model, job) for job in jobs]
-    prompts = [prompt for prompt, _ in fitted]
+    prompts = [job.model_input(prompt, used) for job, (prompt, used) in zip(jobs, fitted, strict=True)]
     settings = jobs[0].settings
     records = []
     if settings["method"] == "logprob":
@@ -196,6 +219,7 @@ def _record(model: TestingModel, job: _Job, shots: int, prediction: str, correct
         "instruction_hash": text_hash(job.instruction),
         "prompt_hash": text_hash(job.prompt),
         "method": job.settings["method"],
+        "format": job.settings["format"],
         "shots": shots,
         "target": job.item.target,
         "prediction": prediction,

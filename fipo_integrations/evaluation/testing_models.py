@@ -9,8 +9,9 @@ A spec names one:
   only (multiple-choice benchmarks are then scored from the generated letter);
 - ``vllm:PATH``: the vLLM offline engine (GPU), when vllm is installed.
 
-``LABEL=SPEC`` sets the name shown in the report. A model without a chat template (Gemma-3-270M is a base
-model) gets the plain prompt text; a chat model gets the prompt as one user message.
+``LABEL=SPEC`` sets the name shown in the report. A prompt is either plain text (a ``str``: scored as
+text, with no chat template, the way lm-evaluation-harness scores multiple choice) or a list of chat turns
+(rendered with the model's chat template; a model without one gets the turns joined as plain text).
 
 >>> model = make_testing_model("embedded:smollm2-135m-instruct")
 >>> model.label, model.key
@@ -31,6 +32,7 @@ from .._deps import require
 
 __all__ = [
     "EndpointTestingModel",
+    "Prompt",
     "TestingModel",
     "TransformersTestingModel",
     "VLLMTestingModel",
@@ -39,6 +41,22 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Plain text, or chat turns (``[{"role": ..., "content": ...}, ...]``).
+Prompt = str | list[dict[str, str]]
+
+
+def _as_plain(prompt: Prompt) -> str:
+    """A prompt as plain text: chat turns joined the way :func:`~.data.build_prompt` joins blocks."""
+    if isinstance(prompt, str):
+        return prompt
+    parts: list[str] = []
+    for message in prompt:
+        if message["role"] == "assistant" and parts:
+            parts[-1] = f"{parts[-1]} {message['content']}"
+        else:
+            parts.append(message["content"])
+    return "\n\n".join(parts)
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -65,6 +83,11 @@ class TestingModel(ABC):
     #: Whether :meth:`option_logprobs` works (otherwise multiple choice is scored by generation).
     supports_logprobs: bool = False
 
+    @property
+    def chat(self) -> bool:
+        """Whether the model is a chat model (generation then goes through its chat template by default)."""
+        return False
+
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights (called once before the first request; loading is lazy so cached runs skip it)."""
 
@@ -73,15 +96,20 @@ class TestingModel(ABC):
 
     @abstractmethod
     def generate(
-        self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), stop_pattern: str | None = None
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        stop: Sequence[str] = (),
+        stop_pattern: str | None = None,
     ) -> list[str]:
         """Greedy replies, each cut at its first stop string; ``stop_pattern`` may end generation early."""
 
-    def option_logprobs(self, prompts: Sequence[str], letters: Sequence[str]) -> list[list[float]]:
-        """Log-probability of each option letter as the next token after each prompt."""
+    def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
+        """Log-likelihood of each option letter, as the continuation ``" X"`` after each prompt."""
         raise NotImplementedError(f"{type(self).__name__} cannot score option log-probabilities")
 
-    def prompt_tokens(self, prompt: str) -> int | None:
+    def prompt_tokens(self, prompt: Prompt) -> int | None:
         """Tokens the prompt takes as the model sees it, or ``None`` when unknown."""
         return None
 
@@ -91,7 +119,8 @@ class TestingModel(ABC):
 
 
 class TransformersTestingModel(TestingModel):
-    """A local transformers causal LM; bf16 by default, batched, longest prompts first."""
+    """A local transformers causal LM, in the precision the device runs best (see
+    :mod:`fipo_integrations.precision`), batched, longest prompts first."""
 
     supports_logprobs = True
 
@@ -139,75 +168,119 @@ class TransformersTestingModel(TestingModel):
         window: int | None = self.backend.context_window
         return window
 
-    def _text(self, prompt: str) -> str:
-        if self.chat:
-            return str(self.backend.render([{"role": "user", "content": prompt}]))
-        return prompt
+    def _text(self, prompt: Prompt) -> tuple[str, bool]:
+        """``(text, rendered by the chat template)``."""
+        if isinstance(prompt, str) or not self.chat:
+            return _as_plain(prompt), False
+        return str(self.backend.render(prompt)), True
 
-    def _encode(self, texts: list[str]) -> Any:
+    def _encode(self, texts: list[str], templated: bool) -> Any:
         tokenizer = self.backend.tokenizer
         tokenizer.padding_side = "left"
         # A chat template writes its own special tokens; plain text gets the tokenizer's BOS (Gemma needs it).
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not self.chat)
+        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not templated)
         return encoded.to(self.backend.model.device)
 
-    def prompt_tokens(self, prompt: str) -> int | None:
+    def prompt_tokens(self, prompt: Prompt) -> int | None:
         self.load()
-        return len(self.backend.tokenizer(self._text(prompt), add_special_tokens=not self.chat)["input_ids"])
+        text, templated = self._text(prompt)
+        return len(self.backend.tokenizer(text, add_special_tokens=not templated)["input_ids"])
 
     def _batches(self, texts: list[str]) -> list[list[int]]:
         order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
         return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
 
     # ---------------------------------------------------------------------------------------- scoring
-    def _letter_ids(self, letters: Sequence[str]) -> list[list[int]]:
-        """Token ids that start each letter, with and without a leading space (``A`` and `` A``)."""
+    def _continuation_ids(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """Token ids of ``context`` and of ``continuation`` after it, split as lm-evaluation-harness splits
+        them: the whole text is encoded once and the continuation is what follows the context's tokens."""
         tokenizer = self.backend.tokenizer
-        ids = []
-        for letter in letters:
-            variants = []
-            for text in (letter, f" {letter}"):
-                encoded = tokenizer.encode(text, add_special_tokens=False)
-                if encoded and tokenizer.decode(encoded[:1]).strip() == letter and encoded[0] not in variants:
-                    variants.append(encoded[0])
-            if not variants:
-                raise ValueError(f"option letter {letter!r} is not a single token for {self.label}")
-            ids.append(variants)
-        return ids
+        trailing = len(context) - len(context.rstrip(" "))
+        if trailing:  # a space ending the context belongs to the continuation
+            context, continuation = context[:-trailing], context[-trailing:] + continuation
+        special = self._bos_ids()
+        whole = special + tokenizer.encode(context + continuation, add_special_tokens=False)
+        context_ids = special + tokenizer.encode(context, add_special_tokens=False)
+        return whole[: len(context_ids)], whole[len(context_ids) :]
 
-    def option_logprobs(self, prompts: Sequence[str], letters: Sequence[str]) -> list[list[float]]:
+    def _bos_ids(self) -> list[int]:
+        """The BOS token plain text starts with, where the tokenizer adds one (Gemma), else nothing."""
+        tokenizer = self.backend.tokenizer
+        probe = tokenizer("a", add_special_tokens=True)["input_ids"]
+        bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+        return list(probe[: len(probe) - len(bare)]) if probe[len(probe) - len(bare) :] == bare else []
+
+    def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
+        """Log-likelihood of the continuation ``" X"`` for every option letter X after each prompt.
+
+        The context is encoded once per prompt; every option's continuation tokens are scored from the same
+        forward pass when each is a single token (the usual case), else by a pass per option.
+        """
         torch = require("torch")
         self.load()
-        letter_ids = self._letter_ids(letters)
-        texts = [self._text(prompt) for prompt in prompts]
-        scores: list[list[float]] = [[] for _ in texts]
         model = self.backend.model
+        pad = self.backend.tokenizer.pad_token_id or 0
+        scores: list[list[float]] = [[] for _ in prompts]
+        rows: list[tuple[int, list[int], list[list[int]]]] = []
+        for index, prompt in enumerate(prompts):
+            text, _ = self._text(prompt)
+            pairs = [self._continuation_ids(text, f" {letter}") for letter in letters]
+            rows.append((index, pairs[0][0], [continuation for _, continuation in pairs]))
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][1]))
         with torch.inference_mode():
-            for batch in self._batches(texts):
-                encoded = self._encode([texts[i] for i in batch])
-                mask = encoded["attention_mask"]
+            for start in range(0, len(order), self.batch_size):
+                batch = [rows[i] for i in order[start : start + self.batch_size]]
+                # Context plus the first token of each continuation: one pass scores all single-token options.
+                longest = max(len(context) for _, context, _ in batch)
+                ids = torch.full((len(batch), longest), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), longest), dtype=torch.long)
+                for row, (_, context, _) in enumerate(batch):
+                    ids[row, longest - len(context) :] = torch.tensor(context)
+                    mask[row, longest - len(context) :] = 1
+                ids, mask = ids.to(model.device), mask.to(model.device)
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
                 try:
-                    logits = model(**encoded, position_ids=positions, logits_to_keep=1).logits[:, -1, :]
+                    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
                 except TypeError:  # an architecture without logits_to_keep
-                    logits = model(**encoded, position_ids=positions).logits[:, -1, :]
-                logprobs = torch.log_softmax(logits.float(), dim=-1)
-                for row, index in enumerate(batch):
-                    scores[index] = [float(torch.logsumexp(logprobs[row, ids], dim=0)) for ids in letter_ids]
+                    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+                logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+                for row, (index, context, continuations) in enumerate(batch):
+                    values = []
+                    for continuation in continuations:
+                        if len(continuation) == 1:
+                            values.append(float(logprobs[row, continuation[0]]))
+                        else:
+                            values.append(self._loglikelihood(context, continuation))
+                    scores[index] = values
         return scores
 
+    def _loglikelihood(self, context: list[int], continuation: list[int]) -> float:
+        torch = require("torch")
+        model = self.backend.model
+        ids = torch.tensor([context + continuation], device=model.device)
+        logits = model(input_ids=ids).logits[0, len(context) - 1 : -1, :].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        return float(sum(logprobs[position, token] for position, token in enumerate(continuation)))
+
     def generate(
-        self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), stop_pattern: str | None = None
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        stop: Sequence[str] = (),
+        stop_pattern: str | None = None,
     ) -> list[str]:
         torch = require("torch")
         self.load()
         tokenizer = self.backend.tokenizer
-        texts = [self._text(prompt) for prompt in prompts]
+        rendered = [self._text(prompt) for prompt in prompts]
+        texts = [text for text, _ in rendered]
         replies = [""] * len(texts)
         stop_ids = _eos_ids(tokenizer, self.backend.model)
         with torch.inference_mode():
             for batch in self._batches(texts):
-                encoded = self._encode([texts[i] for i in batch])
+                # Chat and plain prompts are not mixed in one batch by the runner; the first decides.
+                encoded = self._encode([texts[i] for i in batch], rendered[batch[0]][1])
                 length = encoded["input_ids"].shape[1]
                 criteria = _stop_criteria(tokenizer, length, stop, stop_pattern)
                 output = self.backend.model.generate(
@@ -263,12 +336,23 @@ class EndpointTestingModel(TestingModel):
         self.key = self.backend.model_id
         self.label = label or (model or base_url)
 
+    @property
+    def chat(self) -> bool:
+        return True
+
     def generate(
-        self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), stop_pattern: str | None = None
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        stop: Sequence[str] = (),
+        stop_pattern: str | None = None,
     ) -> list[str]:
         from ..backends.base import GenerationParams
 
-        conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+        conversations: list[Any] = [
+            [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt for prompt in prompts
+        ]
         replies = self.backend.generate(conversations, GenerationParams(max_new_tokens=max_new_tokens))
         return [truncate_at_stop(reply[0] if reply else "", stop) for reply in replies]
 
@@ -293,28 +377,36 @@ class VLLMTestingModel(TestingModel):
     def close(self) -> None:
         self.backend = None
 
-    def _texts(self, prompts: Sequence[str]) -> list[str]:
+    @property
+    def chat(self) -> bool:
+        self.load()
+        return bool(getattr(self.backend.engine.get_tokenizer(), "chat_template", None))
+
+    def _texts(self, prompts: Sequence[Prompt]) -> list[str]:
         tokenizer = self.backend.engine.get_tokenizer()
         if not getattr(tokenizer, "chat_template", None):
-            return list(prompts)
+            return [_as_plain(p) for p in prompts]
         return [
-            str(
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-                )
-            )
+            p
+            if isinstance(p, str)
+            else str(tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True))
             for p in prompts
         ]
 
     def generate(
-        self, prompts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = (), stop_pattern: str | None = None
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        max_new_tokens: int,
+        stop: Sequence[str] = (),
+        stop_pattern: str | None = None,
     ) -> list[str]:
         self.load()
         params = self.backend._vllm.SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop=list(stop) or None)
         outputs = self.backend.engine.generate(self._texts(prompts), params, use_tqdm=False)
         return [truncate_at_stop(output.outputs[0].text, stop) for output in outputs]
 
-    def option_logprobs(self, prompts: Sequence[str], letters: Sequence[str]) -> list[list[float]]:
+    def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
         self.load()
         tokenizer = self.backend.engine.get_tokenizer()
         params = self.backend._vllm.SamplingParams(temperature=0.0, max_tokens=1, logprobs=20)
