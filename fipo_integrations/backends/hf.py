@@ -23,7 +23,7 @@ from ..precision import resolve_dtype
 from ..templates import ChatMessage
 from .base import Backend, GenerationParams
 
-__all__ = ["TransformersBackend", "load_causal_lm"]
+__all__ = ["QUANTIZATION_CHOICES", "TransformersBackend", "load_causal_lm", "resolve_quantization"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,27 @@ def _resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
     return text, None
 
 
+QUANTIZATION_CHOICES = ("none", "int8")
+
+
+def _quantize(lm: Any, quantization: str) -> None:
+    """Weight-only int8 quantization of every linear layer, in place, with torchao."""
+    torchao = require("torchao.quantization", feature=f"quantization={quantization!r}")
+    torchao.quantize_(lm, torchao.Int8WeightOnlyConfig())
+
+
+def resolve_quantization(quantization: str | None) -> str:
+    """``quantization``, else ``$FIPO_QUANTIZATION``, else ``"none"``; checked against the choices."""
+    value = quantization if quantization is not None else os.environ.get("FIPO_QUANTIZATION", "none")
+    value = (value or "none").strip().lower()
+    if value not in QUANTIZATION_CHOICES:
+        raise ValueError(
+            f"quantization={value!r} is not supported; use one of {', '.join(QUANTIZATION_CHOICES)} "
+            "(int8 needs the 'quantization' extra: pip install 'fipo-integrations[quantization]')"
+        )
+    return value
+
+
 def load_causal_lm(
     model: str | Path | None = None,
     *,
@@ -64,11 +85,15 @@ def load_causal_lm(
     dtype: str = "auto",
     trust_remote_code: bool = False,
     merge_adapter: bool = True,
+    quantization: str | None = None,
 ) -> tuple[Any, Any, str]:
     """Load ``(model, tokenizer, model_id)`` for a model spec (see :mod:`fipo_integrations.models`).
 
     Safetensors only; ``trust_remote_code`` is off unless asked for. ``adapter`` is a PEFT LoRA directory,
     merged into the weights for fast inference. ``model_id`` identifies weights and adapter for cache keys.
+    ``dtype="auto"`` picks the precision by what the device runs natively (:mod:`fipo_integrations.precision`);
+    ``quantization="int8"`` (or ``$FIPO_QUANTIZATION``) stores the linear weights as int8 (torchao,
+    weight-only), after the adapter is merged.
     """
     torch = require("torch")
     transformers = require("transformers")
@@ -99,6 +124,11 @@ def load_causal_lm(
             lm = lm.merge_and_unload()
     lm.to(resolved_device)
     lm.eval()
+    quantization = resolve_quantization(quantization)
+    if quantization != "none":
+        if adapter_path is not None and not merge_adapter:
+            raise ValueError("quantization needs the adapter merged; pass merge_adapter=True")
+        _quantize(lm, quantization)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     identity = str(model) if model is not None else DEFAULT_MODEL
@@ -106,6 +136,8 @@ def load_causal_lm(
         identity += f"@{directory_fingerprint(path)}"
     if adapter_path is not None:
         identity += f"+adapter@{directory_fingerprint(adapter_path)}"
+    if quantization != "none":
+        identity += f"#{quantization}"
     return lm, tokenizer, identity
 
 
@@ -128,6 +160,7 @@ class TransformersBackend(Backend):
         batch_size: int = 8,
         trust_remote_code: bool = False,
         preloaded: tuple[Any, Any] | None = None,
+        quantization: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -138,7 +171,12 @@ class TransformersBackend(Backend):
             self.model_id = f"preloaded:{getattr(self.model.config, '_name_or_path', 'model')}"
         else:
             self.model, self.tokenizer, self.model_id = load_causal_lm(
-                model, adapter=adapter, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+                model,
+                adapter=adapter,
+                device=device,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+                quantization=quantization,
             )
         self.load_seconds = time.perf_counter() - started
         if self.tokenizer.pad_token is None:

@@ -140,20 +140,21 @@ def build_prompt(instruction: str, shots: Sequence[EvalItem], item: EvalItem) ->
 
 def build_messages(instruction: str, shots: Sequence[EvalItem], item: EvalItem) -> list[dict[str, str]]:
     """The prompt as chat turns, the way lm-evaluation-harness does it with ``--apply_chat_template
-    --fewshot_as_multiturn``: the instruction opens the first user turn, each few-shot example is a user turn
-    (its query) and an assistant turn (its answer), and the item's query is the last user turn.
+    --fewshot_as_multiturn``: the instruction (the task description) is the system turn, each few-shot
+    example is a user turn (its query) and an assistant turn (its answer), and the item's query is the last
+    user turn.
 
     >>> item = EvalItem("gsm8k", "gsm8k", "gsm8k/0", "Q: What is 2 + 2?\nA:", "4", "The answer is 4.")
     >>> [m["role"] for m in build_messages("Solve it.", [item], item)]
-    ['user', 'assistant', 'user']
+    ['system', 'user', 'assistant', 'user']
     """
     messages: list[dict[str, str]] = []
+    if instruction.strip():
+        messages.append({"role": "system", "content": instruction.strip()})
     for shot in shots:
         messages.append({"role": "user", "content": shot.query})
         messages.append({"role": "assistant", "content": shot.answer})
     messages.append({"role": "user", "content": item.query})
-    if instruction.strip():
-        messages[0] = {"role": "user", "content": f"{instruction.strip()}\n\n{messages[0]['content']}"}
     return messages
 
 
