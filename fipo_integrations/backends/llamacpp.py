@@ -151,7 +151,7 @@ class LlamaCppBackend(Backend):
                         top_p=params.top_p if not params.greedy else 1.0,
                         top_k=1 if params.greedy else 0,
                         seed=None if params.seed is None else params.seed + index,
-                        stop=list(params.stop) if getattr(params, "stop", None) else None,
+                        stop=list(getattr(params, "stop", ()) or ()) or None,
                     )
                     candidates.append(str(output["choices"][0]["text"]).strip())
                 replies.append(candidates)

@@ -66,8 +66,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from exc
-    report = run_evaluation(config)
+        raise SystemExit(str(exc)) from exc
+    from ..models import ModelNotAvailableError
+    from .loaders import DataFormatError
+
+    try:
+        report = run_evaluation(config)
+    except (DataFormatError, ModelNotAvailableError, FileNotFoundError, ValueError) as exc:
+        # User errors (a missing benchmark folder, a malformed row, an unknown or uninstalled model, a checksum
+        # mismatch) get one line; anything else is a bug and keeps its traceback.
+        raise SystemExit(str(exc)) from exc
     sys.stdout.write(report["markdown"])
     paths = report["paths"]
     sys.stdout.write(
