@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -177,7 +178,12 @@ def main() -> int:
     parser.add_argument("--model", action="append", help="testing model spec (repeatable)")
     parser.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="repeatable (default: all five)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        help="precision of both runs (default float32: bf16 rounding differs between batch shapes, which blurs "
+        "the comparison of the two scorers; pass auto to calibrate the default path)",
+    )
     parser.add_argument("--out", default="runs/eval-calibration", help="cache and report folder")
     args = parser.parse_args()
     args.model = args.model or ["embedded:smollm2-135m-instruct", "embedded:qwen2.5-coder-0.5b-instruct"]
@@ -189,6 +195,7 @@ def main() -> int:
 
     from fipo_integrations.evaluation.data import select_items
     from fipo_integrations.evaluation.loaders import load_benchmark
+    from fipo_integrations.evaluation.runner import _GSM8K_DONE
     from fipo_integrations.evaluation.scoring import score_generation
 
     data = {name: load_benchmark(name, args.data_dir) for name in args.benchmark}
@@ -212,7 +219,13 @@ def main() -> int:
                         gaps = [abs(a - b) for a, b in zip(record["logprobs"], other["loglikelihoods"], strict=True)]
                         loglik_gap = max(loglik_gap, *gaps)
                 else:
-                    their_prediction, their_ok = score_generation(name, other["response"], item.target)
+                    # fipo eval stops GSM8K generation once the answer is stated; lm-eval has no regex stop,
+                    # so its (greedy, hence identical up to there) reply is cut at the same point.
+                    response = other["response"]
+                    if name == "gsm8k":
+                        done = re.search(_GSM8K_DONE, response)
+                        response = response[: done.end()] if done else response
+                    their_prediction, their_ok = score_generation(name, response, item.target)
                     our_prediction = score_generation(name, record.get("response", ""), item.target)[0]
                 ours_correct += bool(record["correct"])
                 theirs_correct += bool(their_ok)

@@ -11,9 +11,15 @@ needs them is first used.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Passive OpenMP waits unless the user chose otherwise: spinning OpenMP threads make CPU generation 20-40x
+# slower on a busy machine. It must be set before torch loads its OpenMP runtime, hence here (torch is
+# imported lazily, after this). See "Environment variables" in docs/runtime.md.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # name -> (module, attribute); resolved on first access (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {

@@ -9,6 +9,7 @@ from .base import Backend, GenerationParams
 
 if TYPE_CHECKING:
     from .hf import TransformersBackend
+    from .llamacpp import LlamaCppBackend
     from .openai_compat import OpenAICompatibleBackend
     from .vllm_offline import VLLMBackend
 
@@ -16,14 +17,15 @@ __all__ = [
     "Backend",
     "BackendName",
     "GenerationParams",
+    "LlamaCppBackend",
     "OpenAICompatibleBackend",
     "TransformersBackend",
     "VLLMBackend",
     "make_backend",
 ]
 
-BackendName = Literal["auto", "transformers", "openai", "vllm"]
-_BACKEND_NAMES = ("auto", "transformers", "openai", "vllm")
+BackendName = Literal["auto", "transformers", "openai", "vllm", "llamacpp"]
+_BACKEND_NAMES = ("auto", "transformers", "openai", "vllm", "llamacpp")
 
 
 def make_backend(
@@ -40,7 +42,8 @@ def make_backend(
     """Build a backend from a model spec.
 
     ``backend="auto"`` picks the OpenAI-compatible endpoint when ``base_url`` is given and local
-    transformers otherwise; ``"vllm"`` must be asked for. A :class:`Backend` instance is returned as is.
+    transformers otherwise; ``"vllm"`` and ``"llamacpp"`` (GGUF files on llama.cpp, the ``llamacpp`` extra)
+    must be asked for. A :class:`Backend` instance is returned as is.
     """
     if isinstance(model, Backend):
         return model
@@ -62,6 +65,10 @@ def make_backend(
         from .vllm_offline import VLLMBackend
 
         return VLLMBackend(model, adapter=adapter, trust_remote_code=trust_remote_code, **options)
+    if backend == "llamacpp":
+        from .llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(model, adapter=adapter, **options)
     from .hf import TransformersBackend
 
     return TransformersBackend(model, adapter=adapter, device=device, trust_remote_code=trust_remote_code, **options)
@@ -76,6 +83,10 @@ def __getattr__(name: str) -> Any:
         from .openai_compat import OpenAICompatibleBackend
 
         return OpenAICompatibleBackend
+    if name == "LlamaCppBackend":
+        from .llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend
     if name == "VLLMBackend":
         from .vllm_offline import VLLMBackend
 

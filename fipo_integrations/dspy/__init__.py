@@ -9,7 +9,12 @@ stays cheap and a missing dspy raises :class:`~fipo_integrations.MissingDependen
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# litellm (imported by dspy) downloads a model price list from the internet at import time unless this is
+# set; every dspy import in this package goes through here first, so no documented path touches the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 _LAZY: dict[str, tuple[str, str]] = {
     "FIPO": ("fipo_integrations.dspy.teleprompter", "FIPO"),

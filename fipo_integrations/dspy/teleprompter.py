@@ -32,6 +32,7 @@ from .._deps import require
 from ..backends.base import Backend
 from ..engine import OptimizationRequest, OptimizationResult, PromptOptimizer
 from ..templates import VARIANTS, Variant
+from ..validation import check_max_words
 from ._render import render_records
 from .report import CandidateRecord, FIPOReport, PredictorReport, Selection
 
@@ -129,7 +130,7 @@ class FIPO(Teleprompter):  # type: ignore[misc,valid-type]
         self.seed = seed
         self.judge = judge
         self.max_evaluations = max_evaluations
-        self.max_words = max_words
+        self.max_words = check_max_words(max_words)
         self.display_progress = display_progress
 
     @property

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .._deps import require
+from ..precision import normalise_dtype
 
 __all__ = [
     "EndpointTestingModel",
@@ -137,7 +138,8 @@ class TransformersTestingModel(TestingModel):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.spec = spec
         self.label = label or _default_label(spec)
-        self.key = _model_key(spec)
+        # An explicit precision is part of the identity: cached results of another precision are not reused.
+        self.key = _model_key(spec) + ("" if dtype in ("auto", "", None) else f"@{normalise_dtype(dtype)}")
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size

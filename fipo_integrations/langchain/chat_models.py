@@ -23,16 +23,18 @@ from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, field_validator
 
 from ..backends import Backend, GenerationParams
 from ..templates import ChatMessage
 from ._messages import content_text, message_role
+from ._streaming import count_text_tokens, cut_stream, stream_replies
 
 __all__ = ["ChatModelBackend", "LocalChatModel", "output_text", "to_chat_messages"]
 
@@ -165,34 +167,56 @@ class ChatModelBackend(Backend):
 
 def _cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
     for sequence in stop or ():
-        position = text.find(sequence)
+        position = text.find(sequence) if sequence else -1
         if position >= 0:
             text = text[:position]
     return text
 
 
+#: Per-call keyword arguments ``LocalChatModel`` honours; ``stream`` is LangChain's own switch.
+_CALL_OPTIONS = frozenset({"max_tokens", "temperature", "model"})
+_LANGCHAIN_CALL_KEYS = frozenset({"stream"})
+
+#: Local models loaded by LocalChatModel, shared by every instance with the same spec (copies, configurable
+#: fields and test fixtures must not load the weights again).
+_SHARED_BACKENDS: dict[tuple[str, str | None, int], Backend] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class LocalChatModel(BaseChatModel):
     """A LangChain chat model over a local FIPO backend; by default the embedded SmolLM2-135M-Instruct on CPU.
+
+    A standard LangChain chat model: fields are validated (unknown ones are an error), the standard
+    ``max_tokens`` (alias ``max_new_tokens``), ``temperature`` and ``stop`` are honoured (also per call, e.g.
+    ``invoke(..., max_tokens=5, stop=["\\n"])``), ``stream``/``astream`` yield ``AIMessageChunk``\\ s token by
+    token, and every reply carries ``usage_metadata`` (token counts) and ``response_metadata["model_name"]``.
+    Tool calling, structured output and images are not supported.
 
     ``batch``/``abatch`` run all prompts in one batched generate call on the backend (then report each
     prompt through the usual callbacks), so N questions cost about one forward pass per token, not N.
 
-    >>> chat = LocalChatModel(max_new_tokens=32)  # doctest: +SKIP
+    >>> chat = LocalChatModel(max_tokens=32)  # doctest: +SKIP
     >>> chat.invoke("What is the capital of France?").content  # doctest: +SKIP
     'The capital of France is Paris.'
+    >>> "".join(chunk.content for chunk in chat.stream("Say hi.", stop=["!"]))  # doctest: +SKIP
+    'Hi'
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
 
     #: Model spec for :class:`~fipo_integrations.backends.hf.TransformersBackend` (``"embedded:NAME"``, a
     #: local directory or a cached hub id). Ignored when ``backend`` is given.
     model: str = DEFAULT_CHAT_MODEL
     #: An already built FIPO backend to answer with (shares a loaded model; tests pass a ScriptedBackend).
     backend: Backend | None = Field(default=None, exclude=True)
-    #: Most tokens per answer.
-    max_new_tokens: int = 256
+    #: Most tokens per answer (``max_new_tokens`` is accepted as an alias).
+    max_tokens: int = Field(default=256, validation_alias=AliasChoices("max_tokens", "max_new_tokens"))
     #: 0 is greedy decoding (deterministic).
     temperature: float = 0.0
+    #: Stop sequences: the reply ends before the first one (generation stops there when streaming).
+    stop: list[str] | None = None
+    #: Stream internally even for ``invoke`` (LangChain's standard switch).
+    streaming: bool = False
     #: Torch device; ``None`` picks CUDA when available, else CPU.
     device: str | None = None
     #: Prompts per forward pass when batching.
@@ -203,9 +227,11 @@ class LocalChatModel(BaseChatModel):
     _prefetched: dict[str, list[str]] = PrivateAttr(default_factory=dict)
     _prefetch_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    @field_validator("max_new_tokens", "batch_size")
+    @field_validator("max_tokens", "batch_size", mode="before")
     @classmethod
-    def _positive(cls, value: int) -> int:
+    def _positive(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number >= 1, got {type(value).__name__} {value!r}")
         if value < 1:
             raise ValueError(f"must be >= 1, got {value}")
         return value
@@ -213,9 +239,25 @@ class LocalChatModel(BaseChatModel):
     @field_validator("temperature")
     @classmethod
     def _non_negative(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError(f"temperature must be >= 0, got {value}")
+        if not value >= 0:
+            raise ValueError(f"temperature must be >= 0 (0 is greedy decoding), got {value}")
         return value
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"stop must be a list of strings, got {value!r}; e.g. stop=['\\n\\n']")
+        return list(value)
+
+    @property
+    def max_new_tokens(self) -> int:
+        """Alias of :attr:`max_tokens` (the name the FIPO engine uses)."""
+        return self.max_tokens
 
     @property
     def _llm_type(self) -> str:
@@ -223,27 +265,83 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        model = self.backend.model_id if self.backend is not None else self.model
-        return {"model": model, "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+        return {
+            "model": self._model_name(),
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stop": self.stop,
+        }
+
+    def _model_name(self) -> str:
+        return self.backend.model_id if self.backend is not None else self.model
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="fipo",
+            ls_model_name=str(kwargs.get("model") or self._model_name()),
+            ls_model_type="chat",
+            ls_temperature=kwargs.get("temperature", self.temperature),
+            ls_max_tokens=kwargs.get("max_tokens", self.max_tokens),
+        )
+        stops = self._stops(stop)
+        if stops:
+            params["ls_stop"] = stops
+        return params
 
     def get_backend(self) -> Backend:
-        """The backend that answers (loaded on first use, once)."""
+        """The backend that answers (loaded on first use, once per model spec in this process)."""
         if self.backend is not None:
             return self.backend
         with self._load_lock:
             if self._loaded is None:
-                from ..backends.hf import TransformersBackend
+                key = (self.model, self.device, self.batch_size)
+                with _SHARED_LOCK:
+                    if key not in _SHARED_BACKENDS:
+                        from ..backends.hf import TransformersBackend
 
-                self._loaded = TransformersBackend(self.model, device=self.device, batch_size=self.batch_size)
+                        _SHARED_BACKENDS[key] = TransformersBackend(
+                            self.model, device=self.device, batch_size=self.batch_size
+                        )
+                    self._loaded = _SHARED_BACKENDS[key]
             return self._loaded
 
-    def _params(self) -> GenerationParams:
-        return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+    # ------------------------------------------------------------------------------------ call options
+    def _stops(self, stop: Sequence[str] | None) -> list[str]:
+        return [*(self.stop or ()), *(stop or ())]
 
-    @staticmethod
-    def _key(conversation: Sequence[ChatMessage]) -> str:
-        return json.dumps(list(conversation), sort_keys=True)
+    def _params(self, kwargs: dict[str, Any] | None = None) -> GenerationParams:
+        """Decoding parameters from the fields and the per-call options (unknown options are an error)."""
+        options = {key: value for key, value in (kwargs or {}).items() if key not in _LANGCHAIN_CALL_KEYS}
+        unknown = sorted(set(options) - _CALL_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"LocalChatModel got unsupported call option(s) {unknown}; allowed: {sorted(_CALL_OPTIONS)} "
+                "and stop (tool calling and structured output are not supported)"
+            )
+        if "model" in options and options["model"] not in (self.model, self._model_name()):
+            raise ValueError(
+                f"LocalChatModel serves {self._model_name()!r}; a per-call model={options['model']!r} is not "
+                "supported. Create another LocalChatModel(model=...) instead"
+            )
+        max_tokens = options.get("max_tokens", self.max_tokens)
+        temperature = options.get("temperature", self.temperature)
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a whole number >= 1, got {max_tokens!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+            raise ValueError(f"temperature must be a number >= 0 (0 is greedy decoding), got {temperature!r}")
+        return GenerationParams(max_new_tokens=max_tokens, temperature=float(temperature))
 
+    def _key(self, conversation: Sequence[ChatMessage], params: GenerationParams) -> str:
+        return json.dumps([list(conversation), params.as_key()], sort_keys=True)
+
+    def _usage(self, backend: Backend, conversation: Sequence[ChatMessage], text: str) -> UsageMetadata:
+        prompt_tokens = backend.count_tokens(conversation) or 0
+        reply_tokens = count_text_tokens(backend, text)
+        return UsageMetadata(
+            input_tokens=prompt_tokens, output_tokens=reply_tokens, total_tokens=prompt_tokens + reply_tokens
+        )
+
+    # ------------------------------------------------------------------------------------------ generate
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -251,17 +349,24 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        params = self._params(kwargs)
         conversation = to_chat_messages(messages)
-        key = self._key(conversation)
+        key = self._key(conversation, params)
         with self._prefetch_lock:
             queued = self._prefetched.get(key)
             reply = queued.pop(0) if queued else None
             if queued is not None and not queued:
                 del self._prefetched[key]
+        backend = self.get_backend()
         if reply is None:
-            reply = self.get_backend().generate([conversation], self._params())[0][0]
-        text = _cut_at_stop(reply, stop)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+            reply = backend.generate([conversation], params)[0][0]
+        text = _cut_at_stop(reply, self._stops(stop))
+        message = AIMessage(
+            content=text,
+            usage_metadata=self._usage(backend, conversation, text),
+            response_metadata={"model_name": self._model_name(), "model_provider": "fipo"},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
         self,
@@ -270,20 +375,62 @@ class LocalChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return await run_in_executor(None, self._generate, messages, stop)
+        return await run_in_executor(None, self._generate, messages, stop, None, **kwargs)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """``AIMessageChunk``\\ s as tokens arrive; the last one carries usage and ``chunk_position="last"``.
+
+        ``astream`` runs this in an executor (LangChain's default ``_astream``), chunk by chunk.
+        """
+        params = self._params(kwargs)
+        conversation = to_chat_messages(messages)
+        backend = self.get_backend()
+        pieces = cut_stream(stream_replies(backend, conversation, params), self._stops(stop))
+        text, held = "", None
+        try:
+            for piece in pieces:
+                if held is not None:
+                    yield self._chunk(held, run_manager)
+                held = piece
+                text += piece
+        finally:
+            pieces.close()  # stops the generation thread when the consumer stops early
+        last = AIMessageChunk(
+            content=held or "",
+            usage_metadata=self._usage(backend, conversation, text),
+            response_metadata={"model_name": self._model_name(), "model_provider": "fipo"},
+            chunk_position="last",
+        )
+        if run_manager is not None and held:
+            run_manager.on_llm_new_token(held, chunk=ChatGenerationChunk(message=last))
+        yield ChatGenerationChunk(message=last)
+
+    @staticmethod
+    def _chunk(text: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
+        chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+        if run_manager is not None:
+            run_manager.on_llm_new_token(text, chunk=chunk)
+        return chunk
 
     # Batching: generate every prompt of the batch in one backend call, queue the replies, then let the
     # standard BaseChatModel machinery (callbacks, tracing, caching) run each prompt; `_generate` takes the
     # queued reply instead of calling the model again.
-    def _prefetch_conversations(self, inputs: Sequence[LanguageModelInput]) -> list[str]:
+    def _prefetch_conversations(self, inputs: Sequence[LanguageModelInput], kwargs: dict[str, Any]) -> list[str]:
         try:
+            params = self._params(kwargs)
             conversations = [to_chat_messages(self._convert_input(item).to_messages()) for item in inputs]
-            replies = self.get_backend().generate(conversations, self._params())
+            replies = self.get_backend().generate(conversations, params)
         except Exception as exc:
             # Answer one by one instead, so each prompt gets its own error (and `return_exceptions` works).
             logger.debug("LocalChatModel: batched generation failed (%s); answering prompts one by one", exc)
             return []
-        keys = [self._key(conversation) for conversation in conversations]
+        keys = [self._key(conversation, params) for conversation in conversations]
         with self._prefetch_lock:
             for key, reply in zip(keys, replies, strict=True):
                 self._prefetched.setdefault(key, []).append(reply[0])
@@ -302,7 +449,7 @@ class LocalChatModel(BaseChatModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[AIMessage]:  # type: ignore[override]
-        keys = self._prefetch_conversations(inputs) if len(inputs) > 1 else []
+        keys = self._prefetch_conversations(inputs, kwargs) if len(inputs) > 1 else []
         try:
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[return-value]
         finally:
@@ -316,7 +463,7 @@ class LocalChatModel(BaseChatModel):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[AIMessage]:  # type: ignore[override]
-        keys = await run_in_executor(None, self._prefetch_conversations, inputs) if len(inputs) > 1 else []
+        keys = await run_in_executor(None, self._prefetch_conversations, inputs, kwargs) if len(inputs) > 1 else []
         try:
             return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[return-value]
         finally:
