@@ -98,7 +98,7 @@ def test_gguf_lora_export_matches_the_peft_adapter(tmp_path: Path, tiny_chat_mod
             torch.nn.init.normal_(parameter)
     adapter = tmp_path / "adapter"
     model.save_pretrained(str(adapter))
-    target = write_gguf_lora(adapter, str(tiny_chat_model_dir))
+    target = write_gguf_lora(adapter, str(tiny_chat_model_dir), dtype="float32")
     reader = GGUFReader(str(target))
     tensors = {tensor.name: np.array(tensor.data) for tensor in reader.tensors}
     layers = base.config.num_hidden_layers

@@ -45,9 +45,14 @@ def _permute(weight: Any, n_head: int, n_head_kv: int | None) -> Any:
     )
 
 
-def write_gguf_lora(adapter_dir: str | Path, base_model: str, output: str | Path | None = None) -> Path:
+def write_gguf_lora(
+    adapter_dir: str | Path, base_model: str, output: str | Path | None = None, *, dtype: str = "float16"
+) -> Path:
     """Convert the PEFT adapter in ``adapter_dir`` (trained on ``base_model``) to ``adapter.gguf`` there
-    (or to ``output``). ``base_model`` is any model spec whose ``config.json`` names the architecture."""
+    (or to ``output``), its tensors in ``dtype`` (``float16`` or ``float32``). ``base_model`` is any model spec
+    whose ``config.json`` names the architecture."""
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype={dtype!r} is not supported for a GGUF LoRA; use 'float16' or 'float32'")
     gguf = require("gguf", feature="writing a GGUF LoRA")
     from safetensors.torch import load_file
 
@@ -84,8 +89,8 @@ def write_gguf_lora(adapter_dir: str | Path, base_model: str, output: str | Path
         elif architecture == "llama" and projection == "self_attn.k_proj":
             lora_b = _permute(lora_b, n_head, n_head_kv)
         stem = f"blk.{block}.{_PROJECTIONS[projection]}.weight"
-        writer.add_tensor(f"{stem}.lora_a", lora_a)
-        writer.add_tensor(f"{stem}.lora_b", lora_b)
+        writer.add_tensor(f"{stem}.lora_a", lora_a.astype(dtype))
+        writer.add_tensor(f"{stem}.lora_b", lora_b.astype(dtype))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -12,10 +12,12 @@ adapter's GGUF copy when the package ships one.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,12 @@ def resolve_gguf(model: str | Path | None, adapter: str | Path | None) -> tuple[
     return path, lora, identity
 
 
+def _close_if_alive(reference: weakref.ref[LlamaCppBackend]) -> None:
+    backend = reference()
+    if backend is not None:
+        backend.close()
+
+
 class LlamaCppBackend(Backend):
     """A GGUF model on llama.cpp, with the chat template stored in the GGUF.
 
@@ -111,6 +119,15 @@ class LlamaCppBackend(Backend):
         )
         self.load_seconds = time.perf_counter() - started
         self._lock = threading.Lock()
+        # Free the model before interpreter shutdown: llama-cpp-python's own finaliser fails once its modules
+        # are torn down ("'NoneType' object is not callable").
+        atexit.register(_close_if_alive, weakref.ref(self))
+
+    def close(self) -> None:
+        """Free the llama.cpp model and context (idempotent)."""
+        llama = getattr(self, "llama", None)
+        if llama is not None:
+            llama.close()
 
     @property
     def context_window(self) -> int | None:
