@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ._isolation import InvalidItem, generate_shared
 from .backends import Backend, BackendName, GenerationParams, make_backend
-from .cache import RewriteCache, make_cache_key
+from .cache import RewriteCache, SingleFlight, make_cache_key
 from .cleaning import clean_rewrite
 from .guard import GuardConfig, check_rewrite
 from .templates import (
@@ -33,6 +34,7 @@ from .templates import (
     render_optimizer_messages,
     variant_for,
 )
+from .validation import check_max_words, check_text
 
 __all__ = ["OptimizationRequest", "OptimizationResult", "PromptOptimizer"]
 
@@ -52,16 +54,14 @@ class OptimizationRequest:
     max_words: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.prompt, str):
-            raise TypeError(f"prompt must be a str, got {type(self.prompt).__name__}")
+        check_text(self.prompt, "prompt")
         if not self.prompt.strip():
             raise ValueError("prompt is empty or whitespace; pass the instruction text to optimize")
         for name in ("silver_response", "golden_response"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
-        if self.max_words is not None and (not isinstance(self.max_words, int) or self.max_words < 1):
-            raise ValueError(f"max_words must be a positive int or None, got {self.max_words!r}")
+            if value is not None:
+                check_text(value, name)
+        check_max_words(self.max_words)
 
     @property
     def budget(self) -> int:
@@ -96,6 +96,9 @@ class OptimizationResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Data cut to fit the model's context, if any.
     truncated: list[str] = field(default_factory=list)
+    #: Why this item could not be optimized at all (invalid text, or the backend failed on it); the original
+    #: is returned. ``None`` for every normal result, including guard fallbacks.
+    error: str | None = None
 
     @property
     def fell_back(self) -> bool:
@@ -171,6 +174,8 @@ class PromptOptimizer:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         self.num_candidates = num_candidates
         self.guard = guard or GuardConfig()
+        # Concurrent identical cache misses (threads, async callers) generate once and share the reply.
+        self._flights = SingleFlight()
 
     @property
     def model_id(self) -> str:
@@ -192,14 +197,30 @@ class PromptOptimizer:
     def optimize_batch(
         self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
     ) -> list[OptimizationResult]:
-        """Optimize many prompts with one batched generate call for all cache misses."""
-        requests = self._requests(prompts, max_words)
+        """Optimize many prompts with one batched generate call for all cache misses.
+
+        Items are isolated: a string that is not valid prompt text (empty, a lone surrogate) and an item the
+        backend fails on come back as the original with ``error`` set, while the others are optimized. Only
+        an item that is not a ``str``/``OptimizationRequest``, or a backend that fails on every item, raises.
+
+        >>> from fipo_integrations.testing import ScriptedBackend
+        >>> optimizer = PromptOptimizer(ScriptedBackend(lambda p: p + " Be brief."), cache=False)
+        >>> [(r.optimized, r.error is not None) for r in optimizer.optimize_batch(["Define {x}.", " "])]
+        [('Define {x}. Be brief.', False), (' ', True)]
+        """
+        items = self._requests(prompts, max_words)
+        requests = [item for item in items if isinstance(item, OptimizationRequest)]
         if self.num_candidates == 1:
-            return [group[0] for group in self._run(requests, self.params)]
-        groups = self.candidates_batch(
-            requests, num_candidates=self.num_candidates, temperature=self.params.temperature or _CANDIDATE_TEMPERATURE
-        )
-        return [self._first_accepted(group) for group in groups]
+            results = [group[0] for group in self._run(requests, self.params)] if requests else []
+        else:
+            groups = self.candidates_batch(
+                requests,
+                num_candidates=self.num_candidates,
+                temperature=self.params.temperature or _CANDIDATE_TEMPERATURE,
+            )
+            results = [self._first_accepted(group) for group in groups]
+        merged = iter(results)
+        return [next(merged) if isinstance(item, OptimizationRequest) else self._invalid(item) for item in items]
 
     @staticmethod
     def _first_accepted(group: list[OptimizationResult]) -> OptimizationResult:
@@ -228,7 +249,13 @@ class PromptOptimizer:
         """:meth:`candidates` for many prompts, batched on the backend."""
         if num_candidates < 1:
             raise ValueError(f"num_candidates must be >= 1, got {num_candidates}")
-        requests = self._requests(prompts, None)
+        items = self._requests(prompts, None)
+        requests = [item for item in items if isinstance(item, OptimizationRequest)]
+        if len(requests) < len(items):
+            valid = iter(
+                self.candidates_batch(requests, num_candidates=num_candidates, temperature=temperature, seed=seed)
+            )
+            return [next(valid) if isinstance(item, OptimizationRequest) else [self._invalid(item)] for item in items]
         greedy = self._run(requests, replace(self.params, temperature=0.0, num_candidates=1))
         if num_candidates == 1:
             return greedy
@@ -269,18 +296,42 @@ class PromptOptimizer:
 
     # ------------------------------------------------------------------------------------------ internals
     @staticmethod
-    def _requests(prompts: Sequence[str | OptimizationRequest], max_words: int | None) -> list[OptimizationRequest]:
+    def _requests(
+        prompts: Sequence[str | OptimizationRequest], max_words: int | None
+    ) -> list[OptimizationRequest | InvalidItem]:
+        """Requests, with each string that is not valid prompt text kept as an :class:`InvalidItem`."""
         if isinstance(prompts, str):
             raise TypeError("optimize_batch takes a list of prompts; for one prompt use optimize()")
-        requests = []
-        for item in prompts:
+        check_max_words(max_words)
+        requests: list[OptimizationRequest | InvalidItem] = []
+        for position, item in enumerate(prompts):
             if isinstance(item, OptimizationRequest):
                 requests.append(item)
             elif isinstance(item, str):
-                requests.append(OptimizationRequest(item, max_words=max_words))
+                try:
+                    requests.append(OptimizationRequest(item, max_words=max_words))
+                except (TypeError, ValueError) as exc:
+                    requests.append(InvalidItem(item, max_words, str(exc)))
             else:
-                raise TypeError(f"each prompt must be a str or OptimizationRequest, got {type(item).__name__}")
+                raise TypeError(
+                    f"item {position} of the batch is a {type(item).__name__}; each prompt must be a str or an "
+                    "OptimizationRequest (convert it with str() or drop it)"
+                )
         return requests
+
+    def _invalid(self, item: OptimizationRequest | InvalidItem) -> OptimizationResult:
+        assert isinstance(item, InvalidItem)
+        return OptimizationResult(
+            original=item.text,
+            optimized=item.text,
+            candidate="",
+            accepted=False,
+            reason=f"invalid input: {item.message}",
+            variant="none",
+            max_words=item.max_words or 0,
+            model_id=self.backend.model_id,
+            error=item.message,
+        )
 
     def _fit_to_context(self, request: OptimizationRequest) -> tuple[list[ChatMessage] | None, list[str]]:
         """Render; cut silver/golden responses to fit the context window. ``None`` if the prompt can't fit."""
@@ -335,7 +386,16 @@ class PromptOptimizer:
 
     def _run(self, requests: list[OptimizationRequest], params: GenerationParams) -> list[list[OptimizationResult]]:
         started = time.perf_counter()
-        rendered: list[tuple[list[ChatMessage] | None, list[str]]] = [self._fit_to_context(r) for r in requests]
+        rendered: list[tuple[list[ChatMessage] | None, list[str]]] = []
+        render_errors: dict[int, str] = {}  # items the tokenizer failed on (a batch of one re-raises)
+        for index, request in enumerate(requests):
+            try:
+                rendered.append(self._fit_to_context(request))
+            except Exception as exc:
+                if len(requests) == 1:
+                    raise
+                render_errors[index] = f"{type(exc).__name__}: {exc}"
+                rendered.append((None, []))
         replies: list[list[str] | None] = [None] * len(requests)
         from_cache = [False] * len(requests)
         keys: list[str | None] = [None] * len(requests)
@@ -350,24 +410,26 @@ class PromptOptimizer:
             else:
                 misses.append(index)
         generate_started = time.perf_counter()
+        failures: dict[str, str] = {}
         if misses:
             # Identical requests in one batch are generated once.
-            unique: dict[str, int] = {}
+            unique: dict[str, list[ChatMessage]] = {}
             for index in misses:
-                unique.setdefault(keys[index], index)  # type: ignore[arg-type]
-            conversations = [rendered[index][0] for index in unique.values()]
-            outputs = self.backend.generate(conversations, params)  # type: ignore[arg-type]
-            by_key = dict(zip(unique.keys(), outputs, strict=True))
+                unique.setdefault(keys[index], rendered[index][0])  # type: ignore[arg-type]
+            by_key, failures = generate_shared(self.backend, self.cache, self._flights, unique, params)
             for index in misses:
-                replies[index] = by_key[keys[index]]  # type: ignore[index]
-            if self.cache is not None:
-                for key, output in by_key.items():
-                    self.cache.put(key, output)
+                replies[index] = by_key.get(keys[index])  # type: ignore[arg-type]
         generate_seconds = time.perf_counter() - generate_started
         guard_started = time.perf_counter()
         groups: list[list[OptimizationResult]] = []
         for index, request in enumerate(requests):
             messages, truncated = rendered[index]
+            error = render_errors.get(index) or failures.get(keys[index])  # type: ignore[arg-type]
+            if error is not None:
+                failed = self._fallback(request, "", f"error: {error}", truncated)
+                failed.error = error
+                groups.append([failed])
+                continue
             if messages is None:
                 groups.append([self._fallback(request, "", "prompt longer than the model's context window", truncated)])
                 continue

@@ -39,6 +39,7 @@ from langchain_core.runnables.config import (
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..engine import OptimizationRequest, PromptOptimizer
+from ..validation import check_max_words, check_text
 from ._messages import Roles
 from ._plans import Outcome, Plan, assemble, naive_value, plan_inputs
 from ._templates import TemplateT, apply_template_rewrites, golden_from_examples, template_slots
@@ -129,12 +130,13 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
     _silver_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     # ------------------------------------------------------------------------------------------ validation
-    @field_validator("max_words")
+    @field_validator("max_words", mode="before")
     @classmethod
-    def _check_max_words(cls, value: int | None) -> int | None:
-        if value is not None and value < 1:
-            raise ValueError(f"max_words must be a positive int or None, got {value}")
-        return value
+    def _check_max_words(cls, value: Any) -> int | None:
+        try:  # the shared validator: no coercion of "20" or True
+            return check_max_words(value)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("optimizer_kwargs")
     @classmethod
@@ -251,7 +253,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         configs: Sequence[RunnableConfig],
         managers: Sequence[CallbackManagerForChainRun],
     ) -> list[Outcome | Exception]:
-        plans = plan_inputs(inputs, self.roles)
+        plans = _reject_invalid_text(plan_inputs(inputs, self.roles))
         silver, positions = self._silver_jobs(plans)
         silver_error = None
         if positions and self.silver_from is not None:
@@ -323,7 +325,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         configs: Sequence[RunnableConfig],
         managers: Sequence[AsyncCallbackManagerForChainRun],
     ) -> list[Outcome | Exception]:
-        plans = plan_inputs(inputs, self.roles)
+        plans = _reject_invalid_text(plan_inputs(inputs, self.roles))
         silver, positions = self._silver_jobs(plans)
         silver_error = None
         if positions and self.silver_from is not None:
@@ -447,12 +449,25 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
             raise TypeError(
                 f"optimize_template takes a PromptTemplate or ChatPromptTemplate, got {type(template).__name__}"
             )
-        if max_words is not None and max_words < 1:
-            raise ValueError(f"max_words must be a positive int or None, got {max_words}")
+        check_max_words(max_words)
         slots = template_slots(template, self.roles)
         golden = golden_from_examples(template, examples)
         budget = max_words if max_words is not None else self.max_words
         return slots, [OptimizationRequest(s.text, golden_response=golden, max_words=budget) for s in slots]
+
+
+def _reject_invalid_text(plans: list[Plan | Exception]) -> list[Plan | Exception]:
+    """An input whose instruction text is not valid Unicode becomes its own error; the others go on."""
+    checked: list[Plan | Exception] = []
+    for position, plan in enumerate(plans):
+        if not isinstance(plan, Exception):
+            try:
+                for target in plan.targets:
+                    check_text(target.text, f"input {position} ({target.role} text)")
+            except ValueError as exc:
+                plan = exc
+        checked.append(plan)
+    return checked
 
 
 def _shared_parent(managers: Sequence[CallbackManagerForChainRun | AsyncCallbackManagerForChainRun]) -> Any:
