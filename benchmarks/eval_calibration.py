@@ -28,6 +28,7 @@ import logging
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ def _our_results(args: argparse.Namespace, spec: str, out: Path) -> tuple[dict[s
         batch_size=args.batch_size,
         dtype=args.dtype,
     )
-    run_evaluation(config, testing_models=[model])
+    for name in args.benchmark:  # one run per benchmark, so GSM8K and BBH can use their own limit
+        run_evaluation(replace(config, benchmarks=[name], limit=_limit(args, name)), testing_models=[model])
     records: dict[str, dict[str, Any]] = {}
     with (out / "ours" / "results.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
@@ -58,6 +60,12 @@ def _our_results(args: argparse.Namespace, spec: str, out: Path) -> tuple[dict[s
             if record.get("model_key") == model.key:
                 records[record["item_id"]] = record
     return records, model
+
+
+def _limit(args: argparse.Namespace, benchmark: str) -> int:
+    if benchmark in ("gsm8k", "bbh") and args.limit_generate is not None:
+        return min(args.limit, args.limit_generate)
+    return int(args.limit)
 
 
 def _task_config(benchmark: str, task: Any, items: list[Any], folder: Path, chat: bool) -> dict[str, Any]:
@@ -174,6 +182,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True, help="folder with gsm8k/, bbh/, piqa/, cosmosqa/, mmlu/")
     parser.add_argument("--limit", type=int, default=60, help="items per benchmark (drawn as fipo eval draws them)")
+    parser.add_argument(
+        "--limit-generate",
+        type=int,
+        default=None,
+        help="items for GSM8K and BBH when fewer than --limit (generation is the slow part on a CPU)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", action="append", help="testing model spec (repeatable)")
     parser.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="repeatable (default: all five)")
@@ -205,7 +219,7 @@ def main() -> int:
         out = Path(args.out) / spec.replace(":", "_").replace("/", "_")
         ours, model = _our_results(args, spec, out)
         for name in args.benchmark:
-            selected = select_items(data[name], args.limit, args.seed)
+            selected = select_items(data[name], _limit(args, name), args.seed)
             tasks = {task.task: task for task in data[name].tasks}
             theirs = _lm_eval_results(args, name, model, out, selected, tasks)
             ours_correct = theirs_correct = agree = same_prompt = 0
