@@ -39,6 +39,7 @@ class _Outcome:
     accepted: bool
     reason: str | None
     original_text: str
+    guard_reasons: list[Any]
 
     @property
     def fell_back(self) -> bool:
@@ -62,6 +63,7 @@ def _rescored(path: Path) -> dict[str, list[tuple[str, _Outcome]]]:
             accepted=verdict.accepted,
             reason=None if verdict.accepted else f"guard: {verdict.reason}",
             original_text=saved["original"],
+            guard_reasons=list(verdict.reasons),
         )
         grouped.setdefault(saved["optimizer"], []).append((saved["id"], outcome))
     return grouped
@@ -92,10 +94,12 @@ def _summary(spec: str, records: list[dict[str, str]], results: list[Any], secon
         row["seconds_per_prompt"] = seconds / len(results)
     reasons: dict[str, int] = {}
     for res in results:
-        for reason in (res.reason or "").replace("guard: ", "").split("; "):
-            if reason:
-                key = reason.split(":")[0]
-                reasons[key] = reasons.get(key, 0) + 1
+        # Guard rejections carry structured reasons; a judge verdict or an error is counted as one kind.
+        codes = {r.code for r in getattr(res, "guard_reasons", [])}
+        if not codes and res.reason:
+            codes = {"judge" if "judge" in res.reason else "error"}
+        for key in codes:
+            reasons[key] = reasons.get(key, 0) + 1
     row["top_fallback_reasons"] = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:4])
     return row
 

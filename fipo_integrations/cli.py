@@ -30,7 +30,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from .validation import check_max_words, check_text, decode_utf8
+from .validation import check_max_words, check_text, decode_utf8, parse_json
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -87,17 +87,10 @@ def _max_words(text: str) -> int:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    from .spec import add_model_arguments
+
     group = parser.add_argument_group("optimizer model")
-    group.add_argument("--model", default=None, help="'default', 'embedded:NAME', a local directory or hub id")
-    group.add_argument("--adapter", default=None, help="PEFT LoRA adapter directory for a local model")
-    group.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    group.add_argument(
-        "--backend",
-        default="auto",
-        choices=["auto", "transformers", "openai", "vllm", "llamacpp"],
-        help="backend to use (llamacpp: the GGUF files on llama.cpp, the 'llamacpp' extra)",
-    )
-    group.add_argument("--device", default=None, help="torch device for local models (default: cuda if available)")
+    add_model_arguments(group)
     group.add_argument("--judge", action="store_true", help="also let the discriminator compare rewrite and original")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the rewrite cache")
     group.add_argument("--temperature", type=_non_negative_float, default=0.0, help="0 = greedy (default)")
@@ -120,15 +113,12 @@ def _check_model_spec(args: argparse.Namespace) -> None:
 
 def _make_optimizer(args: argparse.Namespace) -> Any:
     from .engine import PromptOptimizer
+    from .spec import ModelSpec, model_fields_from_args
 
     _check_model_spec(args)
     try:
         return PromptOptimizer(
-            args.model,
-            adapter=args.adapter,
-            base_url=args.base_url,
-            backend=args.backend,
-            device=args.device,
+            ModelSpec.from_options(**model_fields_from_args(args)),
             cache=not args.no_cache,
             judge=args.judge,
             temperature=args.temperature,
@@ -156,13 +146,9 @@ def _parse_line(raw: bytes, line_number: int, default_max_words: int | None) -> 
     except ValueError as exc:
         return _Item(line_number, error=str(exc))
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _Item(
-            line_number,
-            error=f"not valid JSON ({exc.msg} at column {exc.colno}); write one JSON string or "
-            '{"prompt": ...} object per line',
-        )
+        record = parse_json(text)
+    except ValueError as exc:
+        return _Item(line_number, error=f'{exc}; write one JSON string or {{"prompt": ...}} object per line')
     if isinstance(record, str):
         record = {"prompt": record}
     if not isinstance(record, dict) or "prompt" not in record:

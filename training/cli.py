@@ -44,29 +44,23 @@ def _errors_to_exit(handler: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 # ------------------------------------------------------------------------------------------------ fipo pop
 def _add_teacher_arguments(parser: argparse.ArgumentParser, role: str, default_model: str | None) -> None:
+    from fipo_integrations.spec import add_model_arguments
+
     group = parser.add_argument_group(f"{role} teacher")
-    group.add_argument(f"--{role}-model", default=default_model, help="model spec, directory, hub id or endpoint model")
-    group.add_argument(f"--{role}-adapter", default=None, help="LoRA adapter directory for a local model")
-    group.add_argument(f"--{role}-base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
-    group.add_argument(f"--{role}-api-key", default=None, help="API key (default: $OPENAI_API_KEY for endpoints)")
-    group.add_argument(
-        f"--{role}-backend", default="auto", choices=["auto", "transformers", "openai", "vllm"], help="backend"
-    )
-    group.add_argument(f"--{role}-device", default=None, help="torch device for a local model")
+    add_model_arguments(group, prefix=f"{role}-", default_model=default_model)
     group.add_argument(f"--{role}-max-new-tokens", type=int, default=512, help="longest reply")
     group.add_argument(f"--{role}-temperature", type=float, default=0.0, help="0 = greedy")
 
 
 def _teacher(args: argparse.Namespace, role: str) -> Any:
+    from fipo_integrations.spec import ModelSpec, model_fields_from_args
+
     from .build import TeacherSpec
 
+    fields = model_fields_from_args(args, prefix=f"{role}-")
+    given = fields["model"] is not None or fields["base_url"] is not None
     return TeacherSpec(
-        model=getattr(args, f"{role}_model"),
-        adapter=getattr(args, f"{role}_adapter"),
-        base_url=getattr(args, f"{role}_base_url"),
-        api_key=getattr(args, f"{role}_api_key"),
-        backend=getattr(args, f"{role}_backend"),
-        device=getattr(args, f"{role}_device"),
+        ModelSpec.from_options(**fields) if given else None,
         max_new_tokens=getattr(args, f"{role}_max_new_tokens"),
         temperature=getattr(args, f"{role}_temperature"),
     )

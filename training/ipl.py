@@ -41,21 +41,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fipo_integrations.backends import Backend, GenerationParams, make_backend
+from fipo_integrations.backends import Backend, GenerationParams, build_backend
 from fipo_integrations.cleaning import clean_rewrite
 from fipo_integrations.guard import check_rewrite
+from fipo_integrations.judge import judge_pairs
+from fipo_integrations.spec import ModelSpec
 from fipo_integrations.templates import (
     ChatMessage,
     parse_judge_choice,
-    render_discriminator_messages,
     render_optimizer_messages,
 )
+from fipo_integrations.validation import iter_jsonl
 
 from .config import TrainConfig
 from .data import load_training_rows
 from .trainers import export_merged, is_main_process, resolve_model_path, train
 
-__all__ = ["BackendFactory", "IPLResult", "IPLRoundMetrics", "judge_batch", "run_ipl"]
+__all__ = ["BackendFactory", "IPLResult", "IPLRoundMetrics", "run_ipl"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,24 +117,6 @@ def _judge_prompt(row: dict[str, Any]) -> str:
     return row["raw_prompt"] + row.get("post_options", "")
 
 
-def judge_batch(
-    backend: Backend, items: Sequence[tuple[str, str, str, str | None]], *, batch_size: int = 8
-) -> list[str | None]:
-    """``"A"``/``"B"``/``None`` for each ``(raw, prompt_a, prompt_b, golden)`` with the discriminator template:
-    the letter's log-probability where the backend exposes it, else a parsed short reply."""
-    conversations = [render_discriminator_messages(r, a, b, golden_response=g) for r, a, b, g in items]
-    choices: list[str | None] = []
-    for start in range(0, len(conversations), batch_size):
-        chunk = conversations[start : start + batch_size]
-        scores = backend.choice_logprobs(chunk, ["A", "B"])
-        if scores is not None:
-            choices.extend("A" if a >= b else "B" for a, b in scores)
-        else:
-            replies = backend.generate(chunk, GenerationParams(max_new_tokens=8))
-            choices.extend(parse_judge_choice(r[0]) if r else None for r in replies)
-    return choices
-
-
 def _answer_letters(backend: Backend, prompts: list[str], rng: random.Random) -> list[str]:
     conversations = [[{"role": "user", "content": p}] for p in prompts]
     if not conversations:
@@ -152,12 +136,14 @@ def _default_factory(config: TrainConfig) -> BackendFactory:
         use_vllm = bool(torch.cuda.is_available())
 
     def factory(model: str, adapter: str | None) -> Backend:
+        # Each round's adapter is new: the backend is built for the round (not shared) and freed after it.
         if use_vllm:
-            return make_backend(model, adapter=adapter, backend="vllm")
+            return build_backend(ModelSpec(model=model, adapter=adapter, backend="vllm"))
         device = "cpu" if config.device == "cpu" else None
-        return make_backend(
-            model, adapter=adapter, backend="transformers", device=device, batch_size=config.generation_batch_size
+        spec = ModelSpec(
+            model=model, adapter=adapter, backend="transformers", device=device, batch_size=config.generation_batch_size
         )
+        return build_backend(spec)
 
     return factory
 
@@ -169,7 +155,7 @@ def _write_jsonl(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in iter_jsonl(path.read_text(encoding="utf-8"), str(path))]
 
 
 def _refresh(
@@ -196,7 +182,7 @@ def _refresh(
         if candidate and verdict.accepted:
             candidates.append((row, candidate))
     positions = [rng.random() < 0.5 for _ in candidates]  # True: the candidate is prompt A
-    judged = judge_batch(
+    judged = judge_pairs(
         backend,
         [
             (
@@ -215,7 +201,7 @@ def _refresh(
     # Judge accuracy on held-out records: chosen vs rejected.
     held = [r for r in rows if r["kind"] == "optimizer" and _base_id(r) in heldout]
     held_first = [rng.random() < 0.5 for _ in held]
-    held_choices = judge_batch(
+    held_choices = judge_pairs(
         backend,
         [
             (

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_integrations.validation import iter_jsonl
+
 __all__ = [
     "ALIASES",
     "POP_FIELDS",
@@ -233,13 +235,7 @@ def _iter_json_items(path: Path) -> Iterator[tuple[str, Any]]:
                 for index, item in enumerate(parsed, 1):
                     yield f"{path}: item {index}", item
                 return
-    for line_number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise POPValidationError(f"{path}:{line_number}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    for line_number, item in iter_jsonl(text, str(path), error=POPValidationError):
         yield f"{path}:{line_number}", item
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipo_integrations import models
 from fipo_integrations._deps import require
-from fipo_integrations.models import DEFAULT_EMBEDDED, DEFAULT_MODEL, resolve_embedded
 from fipo_integrations.precision import cpu_has_native_bf16
 from fipo_integrations.templates import TEMPLATE_VERSION
 
@@ -58,11 +58,7 @@ class TrainResult:
 
 def resolve_model_path(model: str) -> str:
     """A loadable path for a model spec: ``embedded:NAME`` and ``default`` resolve to the local copy."""
-    if model in (DEFAULT_MODEL, ""):
-        return str(resolve_embedded(DEFAULT_EMBEDDED))
-    if model.startswith("embedded:"):
-        return str(resolve_embedded(model.split(":", 1)[1]))
-    return model
+    return models.resolve_model_path(model)[0]
 
 
 def _distributed() -> Any:
@@ -276,28 +272,16 @@ def train(
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     dataset = datasets.Dataset.from_list(trl_rows)
-    peft_config = _lora_config(config) if config.lora and not config.init_adapter else None
-    all_callbacks = [_JsonlLog(output / "train_log.jsonl").make(), *(callbacks or [])]
+    lora = _lora_config(config) if config.lora and not config.init_adapter else None
+    hooks = [_JsonlLog(output / "train_log.jsonl").make(), *(callbacks or [])]
     if preference:
         args = trl.DPOConfig(**_trainer_args(config, cuda), loss_type=[config.loss_type], beta=config.beta)
-        trainer = trl.DPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=all_callbacks,
-        )
     else:
         args = trl.SFTConfig(**_trainer_args(config, cuda), packing=False)
-        trainer = trl.SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=all_callbacks,
-        )
+    trainer_class = trl.DPOTrainer if preference else trl.SFTTrainer
+    trainer = trainer_class(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora, callbacks=hooks
+    )
     kept = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
     if kept == 0:
         raise ValueError(

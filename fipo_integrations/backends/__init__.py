@@ -1,11 +1,15 @@
-"""Optimizer backends behind one interface (:class:`Backend`), and :func:`make_backend` to pick one."""
+"""Backends behind one interface (:class:`Backend`); :func:`load_backend` makes one from a
+:class:`~fipo_integrations.spec.ModelSpec` (shared while its registry is open)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from .._deps import lazy_exports
+from ..spec import BackendName, ModelSpec
 from .base import Backend, GenerationParams
+from .registry import BackendRegistry, build_backend, close_backends, load_backend, release_backend
 
 if TYPE_CHECKING:
     from .hf import TransformersBackend
@@ -16,79 +20,43 @@ if TYPE_CHECKING:
 __all__ = [
     "Backend",
     "BackendName",
+    "BackendRegistry",
     "GenerationParams",
     "LlamaCppBackend",
     "OpenAICompatibleBackend",
     "TransformersBackend",
     "VLLMBackend",
+    "build_backend",
+    "close_backends",
+    "load_backend",
     "make_backend",
+    "release_backend",
 ]
 
-BackendName = Literal["auto", "transformers", "openai", "vllm", "llamacpp"]
-_BACKEND_NAMES = ("auto", "transformers", "openai", "vllm", "llamacpp")
 
+def make_backend(model: str | Path | Backend | ModelSpec | None = None, **fields: Any) -> Backend:
+    """A new backend (not shared; :func:`load_backend` gives the shared one) for a model.
 
-def make_backend(
-    model: str | Path | Backend | None = None,
-    *,
-    adapter: str | Path | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    backend: BackendName = "auto",
-    device: str | None = None,
-    trust_remote_code: bool = False,
-    **options: Any,
-) -> Backend:
-    """Build a backend from a model spec.
+    ``fields`` are those of :meth:`ModelSpec.from_options <fipo_integrations.spec.ModelSpec.from_options>`
+    (``adapter``, ``base_url``, ``api_key``, ``backend``, ``device``, ``dtype``, ``quantization``,
+    ``trust_remote_code``, ``batch_size``). ``backend="auto"`` picks the OpenAI-compatible endpoint when
+    ``base_url`` is given and local transformers otherwise; ``"vllm"`` and ``"llamacpp"`` (GGUF files on
+    llama.cpp, the ``llamacpp`` extra) must be asked for. A :class:`Backend` instance is returned as is.
 
-    ``backend="auto"`` picks the OpenAI-compatible endpoint when ``base_url`` is given and local
-    transformers otherwise; ``"vllm"`` and ``"llamacpp"`` (GGUF files on llama.cpp, the ``llamacpp`` extra)
-    must be asked for. A :class:`Backend` instance is returned as is.
+    >>> make_backend("fipo-70b", base_url="http://localhost:8000/v1").model_id
+    'openai:http://localhost:8000/v1#fipo-70b'
     """
     if isinstance(model, Backend):
         return model
-    if backend not in _BACKEND_NAMES:
-        raise ValueError(f"backend must be one of {_BACKEND_NAMES}, got {backend!r}")
-    if backend == "openai" or (backend == "auto" and base_url is not None):
-        if base_url is None:
-            raise ValueError("backend='openai' needs base_url, e.g. base_url='http://localhost:8000/v1'")
-        if adapter is not None:
-            raise ValueError("adapter= is for local models; an endpoint serves its adapter itself")
-        from .openai_compat import OpenAICompatibleBackend
-
-        return OpenAICompatibleBackend(
-            base_url, model=None if model is None else str(model), api_key=api_key, **options
-        )
-    if backend == "vllm":
-        if model is None:
-            raise ValueError("backend='vllm' needs model= (a local directory or hub id)")
-        from .vllm_offline import VLLMBackend
-
-        return VLLMBackend(model, adapter=adapter, trust_remote_code=trust_remote_code, **options)
-    if backend == "llamacpp":
-        from .llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend(model, adapter=adapter, **options)
-    from .hf import TransformersBackend
-
-    return TransformersBackend(model, adapter=adapter, device=device, trust_remote_code=trust_remote_code, **options)
+    return build_backend(ModelSpec.from_options(model, **fields))
 
 
-def __getattr__(name: str) -> Any:
-    if name == "TransformersBackend":
-        from .hf import TransformersBackend
-
-        return TransformersBackend
-    if name == "OpenAICompatibleBackend":
-        from .openai_compat import OpenAICompatibleBackend
-
-        return OpenAICompatibleBackend
-    if name == "LlamaCppBackend":
-        from .llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend
-    if name == "VLLMBackend":
-        from .vllm_offline import VLLMBackend
-
-        return VLLMBackend
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "TransformersBackend": f"{__name__}.hf",
+        "OpenAICompatibleBackend": f"{__name__}.openai_compat",
+        "LlamaCppBackend": f"{__name__}.llamacpp",
+        "VLLMBackend": f"{__name__}.vllm_offline",
+    },
+)

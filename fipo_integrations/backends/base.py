@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .._async import in_executor
 from ..templates import ChatMessage
 
-__all__ = ["Backend", "GenerationParams"]
+__all__ = ["Backend", "GenerationParams", "cut_at_stop"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,14 @@ class GenerationParams:
     num_candidates: int = 1
     #: Seed for sampling, so sampled candidates are reproducible.
     seed: int | None = 0
+    #: Stop strings: generation ends at the first one and the reply is cut before it (a str is one stop).
+    stop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        if not all(isinstance(item, str) for item in stop):
+            raise TypeError(f"stop must be a sequence of strings, got {self.stop!r}; e.g. stop=('\\n\\n',)")
+        object.__setattr__(self, "stop", tuple(item for item in stop if item))
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.temperature < 0:
@@ -48,8 +54,25 @@ class GenerationParams:
         return self.temperature == 0
 
     def as_key(self) -> dict[str, Any]:
-        """The fields that go into cache keys."""
-        return asdict(self)
+        """The fields that go into cache keys (``stop`` only when set, so older keys stay valid)."""
+        key = asdict(self)
+        if self.stop:
+            key["stop"] = list(self.stop)
+        else:
+            del key["stop"]
+        return key
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first occurrence of any stop string (unchanged when none occurs).
+
+    Every backend applies it to its replies, so a reply never contains a stop string.
+
+    >>> cut_at_stop("(B)\\n\\nQ: next question", ["\\nQ:", "\\n\\n"])
+    '(B)'
+    """
+    positions = [position for position in (text.find(marker) for marker in stop if marker) if position >= 0]
+    return text[: min(positions)] if positions else text
 
 
 class Backend(ABC):
@@ -63,14 +86,20 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
-        """For each conversation, ``params.num_candidates`` replies (in one batched call where possible)."""
+        """For each conversation, ``params.num_candidates`` replies (in one batched call where possible), each
+        ending before the first of ``params.stop`` (:func:`cut_at_stop`)."""
 
-    async def agenerate(
-        self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams
-    ) -> list[list[str]]:
-        """Async :meth:`generate`: runs it in the default executor so the event loop never blocks."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.generate, conversations, params)
+    #: Async :meth:`generate`: runs it in the default executor so the event loop never blocks.
+    agenerate = in_executor(generate)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the backend holds (idempotent); the default has nothing to free."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def context_window(self) -> int | None:

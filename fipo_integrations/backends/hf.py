@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -11,17 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .._deps import require
-from ..models import (
-    DEFAULT_EMBEDDED,
-    DEFAULT_MODEL,
-    ModelNotAvailableError,
-    bundled_adapter_dir,
-    directory_fingerprint,
-    resolve_embedded,
-)
+from ..models import DEFAULT_MODEL, ModelNotAvailableError, directory_fingerprint, resolve_model_path
 from ..precision import resolve_dtype
 from ..templates import ChatMessage
-from .base import Backend, GenerationParams
+from .base import Backend, GenerationParams, cut_at_stop
 
 __all__ = ["QUANTIZATION_CHOICES", "TransformersBackend", "load_causal_lm", "resolve_quantization"]
 
@@ -44,16 +38,6 @@ def _limit_cpu_threads(device: str) -> None:
     if not wanted.isdigit() or int(wanted) < 1:
         raise ValueError(f"FIPO_TORCH_THREADS must be a positive integer, got {wanted!r}")
     require("torch").set_num_threads(int(wanted))
-
-
-def _resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
-    """(path or hub id to load, bundled adapter to apply by default)."""
-    if model is None or str(model) == DEFAULT_MODEL:
-        return str(resolve_embedded(DEFAULT_EMBEDDED)), bundled_adapter_dir()
-    text = str(model)
-    if text.startswith("embedded:"):
-        return str(resolve_embedded(text.split(":", 1)[1])), None
-    return text, None
 
 
 QUANTIZATION_CHOICES = ("none", "int8")
@@ -97,7 +81,7 @@ def load_causal_lm(
     """
     torch = require("torch")
     transformers = require("transformers")
-    path, default_adapter = _resolve_model_path(model)
+    path, default_adapter = resolve_model_path(model)
     adapter_path = Path(adapter) if adapter is not None else default_adapter
     if adapter_path is not None and not (adapter_path / "adapter_config.json").is_file():
         raise FileNotFoundError(
@@ -208,32 +192,49 @@ class TransformersBackend(Backend):
     def count_tokens(self, conversation: Sequence[ChatMessage]) -> int | None:
         return len(self.tokenizer(self.render(conversation), add_special_tokens=False)["input_ids"])
 
-    def _encode(self, texts: list[str]) -> Any:
+    def _encode(self, texts: list[str], add_special_tokens: bool | None = None) -> Any:
         self.tokenizer.padding_side = "left"
         # A chat template adds its own special tokens; plain-text models (no template) need their BOS token.
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not has_template)
+        if add_special_tokens is None:
+            add_special_tokens = not getattr(self.tokenizer, "chat_template", None)
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens)
         return encoded.to(self.model.device)
 
-    def _stop_ids(self) -> list[int]:
+    def eos_token_ids(self) -> list[int]:
+        """Token ids that end a reply: the tokenizer's EOS and the generation config's."""
         ids = {self.tokenizer.eos_token_id}
         configured = getattr(self.model.generation_config, "eos_token_id", None)
-        if isinstance(configured, int):
-            ids.add(configured)
-        elif isinstance(configured, list):
-            ids.update(configured)
-        return sorted(i for i in ids if i is not None)
+        ids.update(configured if isinstance(configured, list) else [configured])
+        return sorted(i for i in ids if isinstance(i, int))
 
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
+        return self.complete(
+            [self.render(conversation) for conversation in conversations], params, add_special_tokens=None
+        )
+
+    def complete(
+        self,
+        texts: Sequence[str],
+        params: GenerationParams,
+        *,
+        add_special_tokens: bool | None = True,
+        stop_pattern: str | None = None,
+    ) -> list[list[str]]:
+        """Continuations of raw ``texts`` (no chat template): ``params.num_candidates`` per text, each cut at the
+        first stop string. ``add_special_tokens`` adds the tokenizer's BOS (``None``: only without a chat
+        template); a ``stop_pattern`` match also ends generation (the text is not cut there).
+
+        >>> backend.complete(["Q: 2+2?\\nA:"], GenerationParams(max_new_tokens=8, stop=("\\n",)))  # doctest: +SKIP
+        [['4']]
+        """
         torch = require("torch")
-        texts = [self.render(conversation) for conversation in conversations]
         # Longest first, so each batch pads little and memory peaks early.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         replies: list[list[str]] = [[] for _ in texts]
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": self._stop_ids(),
+            "eos_token_id": self.eos_token_ids(),
             "num_return_sequences": params.num_candidates,
         }
         if params.greedy:
@@ -245,13 +246,15 @@ class TransformersBackend(Backend):
                 torch.manual_seed(params.seed)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                encoded = self._encode([texts[i] for i in batch])
-                output = self.model.generate(**encoded, **kwargs)
-                generated = output[:, encoded["input_ids"].shape[1] :]
-                decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+                encoded = self._encode([texts[i] for i in batch], add_special_tokens)
+                length = encoded["input_ids"].shape[1]
+                criteria = _stop_criteria(self.tokenizer, length, params.stop, stop_pattern)
+                output = self.model.generate(**encoded, **kwargs, stopping_criteria=criteria)
+                decoded = self.tokenizer.batch_decode(output[:, length:], skip_special_tokens=True)
                 for position, index in enumerate(batch):
                     first = position * params.num_candidates
-                    replies[index] = [d.strip() for d in decoded[first : first + params.num_candidates]]
+                    chosen = decoded[first : first + params.num_candidates]
+                    replies[index] = [cut_at_stop(d, params.stop).strip() for d in chosen]
         return replies
 
     def choice_logprobs(
@@ -276,3 +279,21 @@ class TransformersBackend(Backend):
                 logprobs = torch.log_softmax(logits, dim=-1)[:, choice_ids]
                 scores.extend(logprobs.tolist())
         return scores
+
+
+def _stop_criteria(tokenizer: Any, prompt_length: int, stop: Sequence[str], stop_pattern: str | None) -> Any:
+    """A stopping-criteria list that ends each sequence at a stop string or a ``stop_pattern`` match."""
+    transformers = require("transformers")
+    torch = require("torch")
+    if not stop and not stop_pattern:
+        return transformers.StoppingCriteriaList()
+    pattern = re.compile(stop_pattern) if stop_pattern else None
+    window = 48  # tokens decoded per check: enough for every stop string and "The answer is N."
+
+    class _StopOnText(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            tails = tokenizer.batch_decode(input_ids[:, prompt_length:][:, -window:], skip_special_tokens=True)
+            done = [any(marker in tail for marker in stop) or bool(pattern and pattern.search(tail)) for tail in tails]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return transformers.StoppingCriteriaList([_StopOnText()])

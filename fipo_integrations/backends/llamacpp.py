@@ -32,7 +32,7 @@ from ..models import (
     embedded_gguf,
 )
 from ..templates import ChatMessage
-from .base import Backend, GenerationParams
+from .base import Backend, GenerationParams, cut_at_stop
 
 __all__ = ["GGUF_ADAPTER_FILE", "LlamaCppBackend", "resolve_gguf"]
 
@@ -168,8 +168,8 @@ class LlamaCppBackend(Backend):
                         top_p=params.top_p if not params.greedy else 1.0,
                         top_k=1 if params.greedy else 0,
                         seed=None if params.seed is None else params.seed + index,
-                        stop=list(getattr(params, "stop", ()) or ()) or None,
+                        stop=list(params.stop) or None,
                     )
-                    candidates.append(str(output["choices"][0]["text"]).strip())
+                    candidates.append(cut_at_stop(str(output["choices"][0]["text"]), params.stop).strip())
                 replies.append(candidates)
         return replies

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..templates import ChatMessage
-from .base import Backend, GenerationParams
+from .base import Backend, GenerationParams, cut_at_stop
 
 __all__ = ["EndpointError", "OpenAICompatibleBackend"]
 
@@ -85,19 +85,21 @@ class OpenAICompatibleBackend(Backend):
             "temperature": params.temperature,
             "n": params.num_candidates,
         }
+        if params.stop:
+            payload["stop"] = list(params.stop)
         if not params.greedy:
             payload["top_p"] = params.top_p
             if params.seed is not None:
                 payload["seed"] = params.seed
         body = self._post(payload)
-        replies = [str((choice.get("message") or {}).get("content") or "").strip() for choice in body["choices"]]
+        replies = [_reply(choice, params) for choice in body["choices"]]
         # Some servers ignore n > 1; ask again for the missing ones.
         while len(replies) < params.num_candidates:
             payload["n"] = 1
             if "seed" in payload and params.seed is not None:
                 payload["seed"] = params.seed + len(replies)
             extra = self._post(payload)["choices"]
-            replies.append(str((extra[0].get("message") or {}).get("content") or "").strip())
+            replies.append(_reply(extra[0], params))
         return replies[: params.num_candidates]
 
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
@@ -105,3 +107,8 @@ class OpenAICompatibleBackend(Backend):
             return [self._one(conversation, params) for conversation in conversations]
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(conversations))) as pool:
             return list(pool.map(lambda conversation: self._one(conversation, params), conversations))
+
+
+def _reply(choice: dict[str, Any], params: GenerationParams) -> str:
+    """The text of one returned choice, cut at the first stop string (for servers that ignore ``stop``)."""
+    return cut_at_stop(str((choice.get("message") or {}).get("content") or ""), params.stop).strip()

@@ -9,7 +9,7 @@ from typing import Any
 from .._deps import require
 from ..models import directory_fingerprint
 from ..templates import ChatMessage
-from .base import Backend, GenerationParams
+from .base import Backend, GenerationParams, cut_at_stop
 
 __all__ = ["VLLMBackend"]
 
@@ -52,6 +52,7 @@ class VLLMBackend(Backend):
             top_p=params.top_p if not params.greedy else 1.0,
             max_tokens=params.max_new_tokens,
             seed=None if params.greedy else params.seed,
+            stop=list(params.stop) or None,
         )
         outputs = self.engine.chat(
             [list(conversation) for conversation in conversations],
@@ -59,4 +60,6 @@ class VLLMBackend(Backend):
             lora_request=self.lora_request,
             use_tqdm=False,
         )
-        return [[completion.text.strip() for completion in output.outputs] for output in outputs]
+        return [
+            [cut_at_stop(completion.text, params.stop).strip() for completion in output.outputs] for output in outputs
+        ]

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._deps import require
-from ..backends.base import Backend, GenerationParams
+from ..backends import Backend, GenerationParams, load_backend
+from ..spec import ModelSpec
 from ..templates import ChatMessage
 
 dspy = require("dspy", feature="the DSPy integration")
@@ -65,13 +66,6 @@ def request_to_conversation(request: Any) -> list[ChatMessage]:
     return conversation
 
 
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    positions = [text.find(stop) for stop in stops if stop and stop in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
-
-
 class BackendEngine:
     """A DSPy 3.4 engine (``complete(Request) -> Response``) that runs a fipo :class:`Backend`.
 
@@ -99,7 +93,7 @@ class BackendEngine:
         if not isinstance(backend, Backend):
             raise TypeError(
                 f"backend must be a fipo_integrations Backend, got {type(backend).__name__}; "
-                "build one with fipo_integrations.backends.make_backend(...) or pass a model spec to LocalLM"
+                "build one with fipo_integrations.backends.load_backend(...) or pass a model spec to LocalLM"
             )
         if default_max_tokens < 1:
             raise ValueError(f"default_max_tokens must be >= 1, got {default_max_tokens}")
@@ -124,6 +118,7 @@ class BackendEngine:
             num_candidates=1,
             # No request seed: keep the global RNG running, so repeated samples (n > 1) differ.
             seed=int(config.seed) if config.seed is not None else None,
+            stop=tuple(config.stop or ()),
         )
 
     def _count(self, text: str) -> int | None:
@@ -142,13 +137,10 @@ class BackendEngine:
         conversation = request_to_conversation(request)
         params = self._params(request.config)
         self.calls += 1
-        reply = self.backend.generate([conversation], params)[0][0]
-        reply, stopped = _cut_at_stop(reply, request.config.stop)
+        reply = self.backend.generate([conversation], params)[0][0]  # cut before the first stop string
         input_tokens = self.backend.count_tokens(conversation)
         output_tokens = self._count(reply)
-        finish = (
-            "length" if not stopped and output_tokens is not None and output_tokens >= params.max_new_tokens else "stop"
-        )
+        finish = "length" if output_tokens is not None and output_tokens >= params.max_new_tokens else "stop"
         usage = lm15.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         return lm15.Response(
             id=None,
@@ -177,12 +169,10 @@ class BackendEngine:
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> BackendEngine:
         """Rebuild from :meth:`dump_state` (loads the local model)."""
-        from ..backends.hf import TransformersBackend
-
         state = dict(state)
         default_max_tokens = int(state.pop("default_max_tokens", 512))
-        backend = TransformersBackend(state.get("model"), adapter=state.get("adapter"), device=state.get("device"))
-        return cls(backend, spec=state, default_max_tokens=default_max_tokens)
+        spec = ModelSpec.parse(state.get("model"), adapter=state.get("adapter"), device=state.get("device"))
+        return cls(load_backend(spec), spec=state, default_max_tokens=default_max_tokens)
 
 
 class AsyncBackendEngine:
@@ -222,10 +212,12 @@ def _make_engine(
         return BackendEngine(model, default_max_tokens=default_max_tokens)
     if model is not None and not isinstance(model, (str, Path)):
         raise TypeError(f"model must be None, a model spec (str or Path) or a fipo Backend, got {type(model).__name__}")
-    from ..backends.hf import TransformersBackend
-
     spec_model = str(model) if model is not None else DEFAULT_TASK_MODEL
-    backend = TransformersBackend(spec_model, adapter=adapter, device=device, batch_size=batch_size)
+    backend = load_backend(
+        ModelSpec.parse(
+            spec_model, adapter=None if adapter is None else str(adapter), device=device, batch_size=batch_size
+        )
+    )
     spec = {"model": spec_model, "adapter": str(adapter) if adapter is not None else None, "device": device}
     return BackendEngine(backend, spec=spec, default_max_tokens=default_max_tokens)
 

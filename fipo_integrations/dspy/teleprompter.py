@@ -31,6 +31,7 @@ from typing import Any
 from .._deps import require
 from ..backends.base import Backend
 from ..engine import OptimizationRequest, OptimizationResult, PromptOptimizer
+from ..judge import duel_wins
 from ..templates import VARIANTS, Variant
 from ..validation import check_max_words
 from ._render import render_records
@@ -396,12 +397,12 @@ class FIPO(Teleprompter):  # type: ignore[misc,valid-type]
         self, original: str, records: list[CandidateRecord], golden: str | None, report: FIPOReport
     ) -> list[CandidateRecord]:
         """Judge each candidate against the original in both orders; keep the ones that win both, best first."""
+        backend = self.optimizer.backend
+        duels = [(original, record.instruction, original, golden) for record in records]  # one batched call
+        report.judge_calls += 2 * len(records)
         winners = []
-        for record in records:
-            first = self.optimizer.judge_pair(original, record.instruction, original, golden_response=golden)
-            second = self.optimizer.judge_pair(original, original, record.instruction, golden_response=golden)
-            report.judge_calls += 2
-            record.judge_wins = int(first == "A") + int(second == "B")
+        for record, wins in zip(records, duel_wins(backend, duels), strict=True):
+            record.judge_wins = wins
             if record.judge_wins < 2:
                 record.reason = "judge did not prefer it over the original in both orders"
             else:
@@ -411,14 +412,8 @@ class FIPO(Teleprompter):  # type: ignore[misc,valid-type]
         if len(ranked) > 1:
             leader = ranked[0]
             for challenger in ranked[1:]:
-                a = self.optimizer.judge_pair(
-                    original, challenger.instruction, leader.instruction, golden_response=golden
-                )
-                b = self.optimizer.judge_pair(
-                    original, leader.instruction, challenger.instruction, golden_response=golden
-                )
                 report.judge_calls += 2
-                if a == "A" and b == "B":
+                if duel_wins(backend, [(original, challenger.instruction, leader.instruction, golden)]) == [2]:
                     leader = challenger
             ranked.remove(leader)
             ranked.insert(0, leader)

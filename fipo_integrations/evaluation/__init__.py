@@ -13,8 +13,9 @@ Importing this package is cheap; models load when a run needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._deps import lazy_exports
 
 _LAZY: dict[str, str] = {
     "EvalConfig": "fipo_integrations.evaluation.runner",
@@ -53,13 +54,4 @@ if TYPE_CHECKING:
     from .testing_models import TestingModel, make_testing_model
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'fipo_integrations.evaluation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -144,7 +144,7 @@ def build_messages(instruction: str, shots: Sequence[EvalItem], item: EvalItem) 
     example is a user turn (its query) and an assistant turn (its answer), and the item's query is the last
     user turn.
 
-    >>> item = EvalItem("gsm8k", "gsm8k", "gsm8k/0", "Q: What is 2 + 2?\nA:", "4", "The answer is 4.")
+    >>> item = EvalItem("gsm8k", "gsm8k", "gsm8k/0", "Q: What is 2 + 2?\\nA:", "4", "The answer is 4.")
     >>> [m["role"] for m in build_messages("Solve it.", [item], item)]
     ['system', 'user', 'assistant', 'user']
     """

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._deps import require
+from ..validation import iter_jsonl
 from .data import BENCHMARK_SPECS, OPTION_LETTERS, BenchmarkData, EvalItem, TaskData, option_block
 from .instructions import BBH_TASK_DESCRIPTIONS, naive_instruction
 
@@ -42,13 +43,7 @@ class DataFormatError(ValueError):
 # ------------------------------------------------------------------------------------------------ readers
 def _read_jsonl(path: Path) -> list[Row]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    for number, row in iter_jsonl(path.read_text(encoding="utf-8"), str(path), error=DataFormatError):
         if not isinstance(row, dict):
             raise DataFormatError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)

@@ -16,12 +16,14 @@ rewritten.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from ..backends import release_backend
+from ..spec import ModelSpec, split_label
 
 __all__ = ["InstructionRewrite", "PromptSource", "optimize_instructions", "parse_sources"]
 
@@ -40,57 +42,37 @@ class PromptSource:
     def naive(self) -> bool:
         return self.spec is None
 
-    def make_optimizer(self, *, device: str | None = None, cache: bool = True, max_new_tokens: int = 256) -> Any:
-        """The :class:`~fipo_integrations.PromptOptimizer` this source describes."""
-        from functools import partial
-
-        from ..engine import PromptOptimizer as Optimizer
-
-        make = partial(Optimizer, max_new_tokens=max_new_tokens)
-
+    def model_spec(self, *, device: str | None = None) -> ModelSpec:
+        """The optimizer model: the spec string parsed once; a plain model name goes to ``base_url`` when set."""
         if self.spec is None:
             raise ValueError("the naive source has no optimizer")
-        if self.spec == "default":
-            return make(device=device, cache=cache)
-        endpoint = self.spec[len("openai:") :] if self.spec.startswith("openai:") else self.spec
-        if endpoint.startswith(("http://", "https://")):
-            url, _, model = endpoint.partition("#")
-            return make(model or None, base_url=url, cache=cache)
-        path = Path(self.spec).expanduser()
-        if (path / "adapter_config.json").is_file():
-            base = _adapter_base(path)
-            return make(base, adapter=path, device=device, cache=cache)
-        if path.is_dir() or self.spec.startswith("embedded:") or self.base_url is None:
-            return make(self.spec, device=device, cache=cache)
-        return make(self.spec, base_url=self.base_url, cache=cache)
+        spec = ModelSpec.parse(self.spec)
+        if spec.resolved_backend != "transformers":
+            return spec
+        name = spec.model
+        served = name is not None and not name.startswith("embedded:") and not Path(name).expanduser().is_dir()
+        if self.base_url is not None and spec.adapter is None and served:
+            return ModelSpec(model=name, base_url=self.base_url)
+        return replace(spec, device=device)
 
+    def make_optimizer(self, *, device: str | None = None, cache: bool = True, max_new_tokens: int = 256) -> Any:
+        """The :class:`~fipo_integrations.PromptOptimizer` this source describes."""
+        from ..engine import PromptOptimizer
 
-def _adapter_base(adapter: Path) -> str | None:
-    """The adapter's base model when it is a local directory; ``None`` (the embedded default) otherwise."""
-    try:
-        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    base = config.get("base_model_name_or_path")
-    if isinstance(base, str) and Path(base).expanduser().is_dir():
-        return base
-    return None
+        return PromptOptimizer(self.model_spec(device=device), cache=cache, max_new_tokens=max_new_tokens)
 
 
 def parse_sources(specs: Sequence[str], *, base_url: str | None = None) -> list[PromptSource]:
     """Prompt sources from ``--optimizer`` values; ``naive`` always comes first (it is the baseline)."""
     sources: list[PromptSource] = []
     for raw in specs or ["none"]:
-        label: str | None = None
-        spec = raw.strip()
-        if "=" in spec and not spec.split("=", 1)[0].startswith(("http", "openai:", "/", ".", "~")):
-            label, spec = (part.strip() for part in spec.split("=", 1))
+        label, spec = split_label(raw)
         if not spec:
             raise ValueError(f"empty optimizer spec in {raw!r}; use none, default, a path or a model name")
         if spec.lower() in {"none", "naive"}:
             source = PromptSource(label or "naive")
         else:
-            source = PromptSource(label or _default_label(spec), spec, base_url)
+            source = PromptSource(label or ModelSpec.parse(spec).default_label, spec, base_url)
         if any(existing.label == source.label for existing in sources):
             raise ValueError(
                 f"two prompt sources are both labelled {source.label!r}; name them with LABEL=SPEC, "
@@ -103,16 +85,6 @@ def parse_sources(specs: Sequence[str], *, base_url: str | None = None) -> list[
     if not naive:
         sources.insert(0, PromptSource("naive"))
     return sorted(sources, key=lambda source: not source.naive)
-
-
-def _default_label(spec: str) -> str:
-    if spec == "default":
-        return "default"
-    if "#" in spec:
-        return spec.rsplit("#", 1)[1]
-    if spec.startswith("embedded:"):
-        return spec.split(":", 1)[1]
-    return Path(spec.rstrip("/")).name or spec
 
 
 @dataclass(frozen=True)
@@ -174,5 +146,6 @@ def optimize_instructions(
     finally:
         if owned:
             del engine
+            release_backend(source.model_spec(device=device))
             gc.collect()
     return rewrites

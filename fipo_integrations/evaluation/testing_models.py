@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .._deps import require
+from ..backends import GenerationParams, load_backend, release_backend
+from ..backends.base import cut_at_stop
+from ..models import DEFAULT_MODEL
 from ..precision import normalise_dtype
+from ..spec import ModelSpec
 
 __all__ = [
     "EndpointTestingModel",
@@ -38,7 +41,6 @@ __all__ = [
     "TransformersTestingModel",
     "VLLMTestingModel",
     "make_testing_model",
-    "truncate_at_stop",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,20 +60,6 @@ def _as_plain(prompt: Prompt) -> str:
         else:
             parts.append(message["content"])
     return "\n\n".join(parts)
-
-
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    """``text`` up to the first stop string, stripped.
-
-    >>> truncate_at_stop("(B)\\n\\nQ: next question", ["\\n\\n", "\\nQ:"])
-    '(B)'
-    """
-    cut = len(text)
-    for marker in stop:
-        position = text.find(marker)
-        if position >= 0:
-            cut = min(cut, position)
-    return text[:cut].strip()
 
 
 class TestingModel(ABC):
@@ -95,7 +83,6 @@ class TestingModel(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the weights."""
 
-    @abstractmethod
     def generate(
         self,
         prompts: Sequence[Prompt],
@@ -104,7 +91,15 @@ class TestingModel(ABC):
         stop: Sequence[str] = (),
         stop_pattern: str | None = None,
     ) -> list[str]:
-        """Greedy replies, each cut at its first stop string; ``stop_pattern`` may end generation early."""
+        """Greedy replies, each cut at its first stop string and stripped; ``stop_pattern`` may end generation
+        early. Subclasses implement :meth:`_complete`."""
+        self.load()
+        params = GenerationParams(max_new_tokens=max_new_tokens, stop=tuple(stop))
+        return [reply.strip() for reply in self._complete(list(prompts), params, stop_pattern)] if prompts else []
+
+    def _complete(self, prompts: list[Prompt], params: GenerationParams, stop_pattern: str | None) -> list[str]:
+        """One greedy reply a prompt, cut before the first of ``params.stop``."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither generate nor _complete")
 
     def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
         """Log-likelihood of each option letter, as the continuation ``" X"`` after each prompt."""
@@ -137,7 +132,8 @@ class TransformersTestingModel(TestingModel):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.spec = spec
-        self.label = label or _default_label(spec)
+        self.model_spec = ModelSpec.parse(spec, device=device, dtype=dtype, batch_size=batch_size)
+        self.label = label or self.model_spec.default_label
         # An explicit precision is part of the identity: cached results of another precision are not reused.
         self.key = _model_key(spec) + ("" if dtype in ("auto", "", None) else f"@{normalise_dtype(dtype)}")
         self.device = device
@@ -148,15 +144,12 @@ class TransformersTestingModel(TestingModel):
     # ---------------------------------------------------------------------------------------- loading
     def load(self) -> None:
         if self.backend is None:
-            from ..backends.hf import TransformersBackend
-
-            self.backend = TransformersBackend(
-                self.spec, device=self.device, dtype=self.dtype, batch_size=self.batch_size
-            )
+            self.backend = load_backend(self.model_spec)
             logger.info("loaded %s in %.1f s (chat template: %s)", self.label, self.backend.load_seconds, self.chat)
 
     def close(self) -> None:
         self.backend = None
+        release_backend(self.model_spec)
 
     @property
     def chat(self) -> bool:
@@ -176,21 +169,10 @@ class TransformersTestingModel(TestingModel):
             return _as_plain(prompt), False
         return str(self.backend.render(prompt)), True
 
-    def _encode(self, texts: list[str], templated: bool) -> Any:
-        tokenizer = self.backend.tokenizer
-        tokenizer.padding_side = "left"
-        # A chat template writes its own special tokens; plain text gets the tokenizer's BOS (Gemma needs it).
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not templated)
-        return encoded.to(self.backend.model.device)
-
     def prompt_tokens(self, prompt: Prompt) -> int | None:
         self.load()
         text, templated = self._text(prompt)
         return len(self.backend.tokenizer(text, add_special_tokens=not templated)["input_ids"])
-
-    def _batches(self, texts: list[str]) -> list[list[int]]:
-        order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
-        return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
 
     # ---------------------------------------------------------------------------------------- scoring
     def _continuation_ids(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -264,77 +246,19 @@ class TransformersTestingModel(TestingModel):
         logprobs = torch.log_softmax(logits, dim=-1)
         return float(sum(logprobs[position, token] for position, token in enumerate(continuation)))
 
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        *,
-        max_new_tokens: int,
-        stop: Sequence[str] = (),
-        stop_pattern: str | None = None,
-    ) -> list[str]:
-        torch = require("torch")
-        self.load()
-        tokenizer = self.backend.tokenizer
+    def _complete(self, prompts: list[Prompt], params: GenerationParams, stop_pattern: str | None) -> list[str]:
+        # Chat and plain prompts are not mixed in one call by the runner; the first decides the special tokens.
         rendered = [self._text(prompt) for prompt in prompts]
         texts = [text for text, _ in rendered]
-        replies = [""] * len(texts)
-        stop_ids = _eos_ids(tokenizer, self.backend.model)
-        with torch.inference_mode():
-            for batch in self._batches(texts):
-                # Chat and plain prompts are not mixed in one batch by the runner; the first decides.
-                encoded = self._encode([texts[i] for i in batch], rendered[batch[0]][1])
-                length = encoded["input_ids"].shape[1]
-                criteria = _stop_criteria(tokenizer, length, stop, stop_pattern)
-                output = self.backend.model.generate(
-                    **encoded,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    temperature=None,
-                    top_p=None,
-                    top_k=None,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=stop_ids,
-                    stopping_criteria=criteria,
-                )
-                decoded = tokenizer.batch_decode(output[:, length:], skip_special_tokens=True)
-                for row, index in enumerate(batch):
-                    replies[index] = truncate_at_stop(decoded[row], stop)
-        return replies
-
-
-def _eos_ids(tokenizer: Any, model: Any) -> list[int]:
-    ids = {tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids.update(configured if isinstance(configured, list) else [configured])
-    return sorted(i for i in ids if isinstance(i, int))
-
-
-def _stop_criteria(tokenizer: Any, prompt_length: int, stop: Sequence[str], stop_pattern: str | None) -> Any:
-    """A stopping-criteria list that ends each sequence at a stop string or ``stop_pattern`` match."""
-    transformers = require("transformers")
-    torch = require("torch")
-    if not stop and not stop_pattern:
-        return transformers.StoppingCriteriaList()
-    pattern = re.compile(stop_pattern) if stop_pattern else None
-    window = 48  # tokens decoded per check: enough for every stop string and "The answer is N."
-
-    class _StopOnText(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            generated = input_ids[:, prompt_length:]
-            tails = tokenizer.batch_decode(generated[:, -window:], skip_special_tokens=True)
-            done = [any(marker in tail for marker in stop) or bool(pattern and pattern.search(tail)) for tail in tails]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    return transformers.StoppingCriteriaList([_StopOnText()])
+        replies = self.backend.complete(texts, params, add_special_tokens=not rendered[0][1], stop_pattern=stop_pattern)
+        return [reply[0] for reply in replies]
 
 
 class EndpointTestingModel(TestingModel):
     """An OpenAI-compatible chat endpoint (generation only)."""
 
     def __init__(self, base_url: str, model: str | None = None, *, label: str | None = None) -> None:
-        from ..backends.openai_compat import OpenAICompatibleBackend
-
-        self.backend = OpenAICompatibleBackend(base_url, model=model)
+        self.backend = load_backend(ModelSpec(model=model, base_url=base_url))
         self.key = self.backend.model_id
         self.label = label or (model or base_url)
 
@@ -342,21 +266,9 @@ class EndpointTestingModel(TestingModel):
     def chat(self) -> bool:
         return True
 
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        *,
-        max_new_tokens: int,
-        stop: Sequence[str] = (),
-        stop_pattern: str | None = None,
-    ) -> list[str]:
-        from ..backends.base import GenerationParams
-
-        conversations: list[Any] = [
-            [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt for prompt in prompts
-        ]
-        replies = self.backend.generate(conversations, GenerationParams(max_new_tokens=max_new_tokens))
-        return [truncate_at_stop(reply[0] if reply else "", stop) for reply in replies]
+    def _complete(self, prompts: list[Prompt], params: GenerationParams, stop_pattern: str | None) -> list[str]:
+        conversations: list[Any] = [[{"role": "user", "content": p}] if isinstance(p, str) else p for p in prompts]
+        return [reply[0] if reply else "" for reply in self.backend.generate(conversations, params)]
 
 
 class VLLMTestingModel(TestingModel):
@@ -366,18 +278,18 @@ class VLLMTestingModel(TestingModel):
 
     def __init__(self, model: str, *, label: str | None = None) -> None:
         self.spec = model
+        self.model_spec = ModelSpec(model=model, backend="vllm")
         self.key = f"vllm:{_model_key(model)}"
-        self.label = label or _default_label(model)
+        self.label = label or self.model_spec.default_label
         self.backend: Any = None
 
     def load(self) -> None:
         if self.backend is None:
-            from ..backends.vllm_offline import VLLMBackend
-
-            self.backend = VLLMBackend(self.spec)
+            self.backend = load_backend(self.model_spec)
 
     def close(self) -> None:
         self.backend = None
+        release_backend(self.model_spec)
 
     @property
     def chat(self) -> bool:
@@ -395,18 +307,12 @@ class VLLMTestingModel(TestingModel):
             for p in prompts
         ]
 
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        *,
-        max_new_tokens: int,
-        stop: Sequence[str] = (),
-        stop_pattern: str | None = None,
-    ) -> list[str]:
-        self.load()
-        params = self.backend._vllm.SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop=list(stop) or None)
-        outputs = self.backend.engine.generate(self._texts(prompts), params, use_tqdm=False)
-        return [truncate_at_stop(output.outputs[0].text, stop) for output in outputs]
+    def _complete(self, prompts: list[Prompt], params: GenerationParams, stop_pattern: str | None) -> list[str]:
+        sampling = self.backend._vllm.SamplingParams(
+            temperature=0.0, max_tokens=params.max_new_tokens, stop=list(params.stop) or None
+        )
+        outputs = self.backend.engine.generate(self._texts(prompts), sampling, use_tqdm=False)
+        return [cut_at_stop(output.outputs[0].text, params.stop) for output in outputs]
 
     def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
         self.load()
@@ -425,12 +331,6 @@ class VLLMTestingModel(TestingModel):
         return scores
 
 
-def _default_label(spec: str) -> str:
-    if spec.startswith("embedded:"):
-        return spec.split(":", 1)[1]
-    return Path(spec.rstrip("/")).name or spec
-
-
 def _model_key(spec: str) -> str:
     """``spec``, plus a content hash for a local directory (so retrained weights are not mixed up)."""
     path = Path(spec).expanduser()
@@ -444,16 +344,18 @@ def _model_key(spec: str) -> str:
 def make_testing_model(
     spec: str, *, device: str | None = None, batch_size: int = 8, dtype: str = "auto"
 ) -> TestingModel:
-    """Build a testing model from ``[LABEL=]SPEC`` (see the module docstring)."""
-    label: str | None = None
-    if "=" in spec and not spec.split("=", 1)[0].startswith(("http", "openai:", "vllm:", "/", ".")):
-        label, spec = spec.split("=", 1)
-    if not spec:
-        raise ValueError("empty testing-model spec; use e.g. embedded:smollm2-135m-instruct")
-    endpoint = spec[len("openai:") :] if spec.startswith("openai:") else spec
-    if endpoint.startswith(("http://", "https://")):
-        url, _, name = endpoint.partition("#")
-        return EndpointTestingModel(url, name or None, label=label)
-    if spec.startswith("vllm:"):
-        return VLLMTestingModel(spec[len("vllm:") :], label=label)
-    return TransformersTestingModel(spec, label=label, device=device, batch_size=batch_size, dtype=dtype)
+    """Build a testing model from ``[LABEL=]SPEC`` (the grammar of :mod:`fipo_integrations.spec`)."""
+    model = ModelSpec.parse(spec, device=device, batch_size=batch_size, dtype=dtype)
+    backend = model.resolved_backend
+    if backend == "openai":
+        return EndpointTestingModel(str(model.base_url), model.model, label=model.label)
+    if backend == "vllm":
+        return VLLMTestingModel(str(model.model), label=model.label)
+    if backend == "llamacpp" or model.adapter is not None:
+        raise ValueError(
+            f"testing model {spec!r}: llama.cpp models and adapter directories are not supported as testing models; "
+            "use embedded:NAME, a model directory or hub id, URL#MODEL or vllm:PATH"
+        )
+    return TransformersTestingModel(
+        model.model or DEFAULT_MODEL, label=model.label, device=device, batch_size=batch_size, dtype=dtype
+    )

@@ -81,13 +81,10 @@ def _transformers_pieces(backend: Any, conversation: Sequence[ChatMessage], para
     encoded = tokenizer([backend.render(conversation)], return_tensors="pt", add_special_tokens=not has_template).to(
         model.device
     )
-    eos = {tokenizer.eos_token_id}
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    eos.update(configured if isinstance(configured, list) else [configured])
     kwargs: dict[str, Any] = {
         "max_new_tokens": params.max_new_tokens,
         "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": sorted(i for i in eos if i is not None),
+        "eos_token_id": backend.eos_token_ids(),
         "streamer": streamer,
         "stopping_criteria": transformers.StoppingCriteriaList([_Halt()]),
     }

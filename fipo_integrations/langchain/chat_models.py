@@ -22,16 +22,17 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import run_in_executor
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, field_validator
 
-from ..backends import Backend, GenerationParams
+from .._async import in_executor
+from ..backends import Backend, GenerationParams, load_backend
+from ..backends.base import cut_at_stop
 from ..templates import ChatMessage
 from ._messages import content_text, message_role
 from ._streaming import count_text_tokens, cut_stream, stream_replies
@@ -99,6 +100,11 @@ def _chat_model_id(chat_model: BaseChatModel) -> str:
 _PARENT_CALLBACKS: ContextVar[Any] = ContextVar("fipo_parent_callbacks", default=None)
 
 
+def _stop(params: GenerationParams) -> dict[str, Any]:
+    """The ``stop=`` keyword for a LangChain call, when stop strings are set."""
+    return {"stop": list(params.stop)} if params.stop else {}
+
+
 @contextlib.contextmanager
 def nested_under(callbacks: Any) -> Iterator[None]:
     """Trace the :class:`ChatModelBackend` calls made inside this block as children of ``callbacks``' run."""
@@ -146,41 +152,20 @@ class ChatModelBackend(Backend):
 
     @staticmethod
     def _group(outputs: Sequence[Any], params: GenerationParams) -> list[list[str]]:
-        texts = [output_text(output).strip() for output in outputs]
+        texts = [cut_at_stop(output_text(output), params.stop).strip() for output in outputs]
         size = params.num_candidates
         return [texts[start : start + size] for start in range(0, len(texts), size)]
 
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
         if not conversations:
             return []
-        outputs = self.chat_model.batch(self._expand(conversations, params), config=self._config())
+        outputs = self.chat_model.batch(self._expand(conversations, params), config=self._config(), **_stop(params))
         return self._group(outputs, params)
-
-    async def agenerate(
-        self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams
-    ) -> list[list[str]]:
-        if not conversations:
-            return []
-        outputs = await self.chat_model.abatch(self._expand(conversations, params), config=self._config())
-        return self._group(outputs, params)
-
-
-def _cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
-    for sequence in stop or ():
-        position = text.find(sequence) if sequence else -1
-        if position >= 0:
-            text = text[:position]
-    return text
 
 
 #: Per-call keyword arguments ``LocalChatModel`` honours; ``stream`` is LangChain's own switch.
 _CALL_OPTIONS = frozenset({"max_tokens", "temperature", "model"})
 _LANGCHAIN_CALL_KEYS = frozenset({"stream"})
-
-#: Local models loaded by LocalChatModel, shared by every instance with the same spec (copies, configurable
-#: fields and test fixtures must not load the weights again).
-_SHARED_BACKENDS: dict[tuple[str, str | None, int], Backend] = {}
-_SHARED_LOCK = threading.Lock()
 
 
 class LocalChatModel(BaseChatModel):
@@ -204,8 +189,8 @@ class LocalChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
 
-    #: Model spec for :class:`~fipo_integrations.backends.hf.TransformersBackend` (``"embedded:NAME"``, a
-    #: local directory or a cached hub id). Ignored when ``backend`` is given.
+    #: Model spec (see :mod:`fipo_integrations.spec`: ``"embedded:NAME"``, a local directory, a cached hub id,
+    #: ``"URL#MODEL"``, ``"llamacpp:..."``). Ignored when ``backend`` is given.
     model: str = DEFAULT_CHAT_MODEL
     #: An already built FIPO backend to answer with (shares a loaded model; tests pass a ScriptedBackend).
     backend: Backend | None = Field(default=None, exclude=True)
@@ -294,24 +279,18 @@ class LocalChatModel(BaseChatModel):
             return self.backend
         with self._load_lock:
             if self._loaded is None:
-                key = (self.model, self.device, self.batch_size)
-                with _SHARED_LOCK:
-                    if key not in _SHARED_BACKENDS:
-                        from ..backends.hf import TransformersBackend
-
-                        _SHARED_BACKENDS[key] = TransformersBackend(
-                            self.model, device=self.device, batch_size=self.batch_size
-                        )
-                    self._loaded = _SHARED_BACKENDS[key]
+                # Shared by every instance with the same spec: copies and configurable fields load no weights.
+                self._loaded = load_backend(self.model, device=self.device, batch_size=self.batch_size)
             return self._loaded
 
     # ------------------------------------------------------------------------------------ call options
     def _stops(self, stop: Sequence[str] | None) -> list[str]:
         return [*(self.stop or ()), *(stop or ())]
 
-    def _params(self, kwargs: dict[str, Any] | None = None) -> GenerationParams:
+    def _params(self, kwargs: dict[str, Any] | None = None, stop: Sequence[str] | None = None) -> GenerationParams:
         """Decoding parameters from the fields and the per-call options (unknown options are an error)."""
         options = {key: value for key, value in (kwargs or {}).items() if key not in _LANGCHAIN_CALL_KEYS}
+        stop = [*(stop or ()), *(options.pop("stop", None) or ())]
         unknown = sorted(set(options) - _CALL_OPTIONS)
         if unknown:
             raise TypeError(
@@ -329,7 +308,9 @@ class LocalChatModel(BaseChatModel):
             raise ValueError(f"max_tokens must be a whole number >= 1, got {max_tokens!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
             raise ValueError(f"temperature must be a number >= 0 (0 is greedy decoding), got {temperature!r}")
-        return GenerationParams(max_new_tokens=max_tokens, temperature=float(temperature))
+        return GenerationParams(
+            max_new_tokens=max_tokens, temperature=float(temperature), stop=tuple(self._stops(stop))
+        )
 
     def _key(self, conversation: Sequence[ChatMessage], params: GenerationParams) -> str:
         return json.dumps([list(conversation), params.as_key()], sort_keys=True)
@@ -349,7 +330,7 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        params = self._params(kwargs)
+        params = self._params(kwargs, stop)
         conversation = to_chat_messages(messages)
         key = self._key(conversation, params)
         with self._prefetch_lock:
@@ -360,22 +341,12 @@ class LocalChatModel(BaseChatModel):
         backend = self.get_backend()
         if reply is None:
             reply = backend.generate([conversation], params)[0][0]
-        text = _cut_at_stop(reply, self._stops(stop))
         message = AIMessage(
-            content=text,
-            usage_metadata=self._usage(backend, conversation, text),
+            content=reply,
+            usage_metadata=self._usage(backend, conversation, reply),
             response_metadata={"model_name": self._model_name(), "model_provider": "fipo"},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await run_in_executor(None, self._generate, messages, stop, None, **kwargs)
 
     def _stream(
         self,
@@ -388,10 +359,10 @@ class LocalChatModel(BaseChatModel):
 
         ``astream`` runs this in an executor (LangChain's default ``_astream``), chunk by chunk.
         """
-        params = self._params(kwargs)
+        params = self._params(kwargs, stop)
         conversation = to_chat_messages(messages)
         backend = self.get_backend()
-        pieces = cut_stream(stream_replies(backend, conversation, params), self._stops(stop))
+        pieces = cut_stream(stream_replies(backend, conversation, params), params.stop)
         text, held = "", None
         try:
             for piece in pieces:
@@ -455,16 +426,5 @@ class LocalChatModel(BaseChatModel):
         finally:
             self._drop_prefetched(keys)
 
-    async def abatch(
-        self,
-        inputs: list[LanguageModelInput],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[AIMessage]:  # type: ignore[override]
-        keys = await run_in_executor(None, self._prefetch_conversations, inputs, kwargs) if len(inputs) > 1 else []
-        try:
-            return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[return-value]
-        finally:
-            self._drop_prefetched(keys)
+    # (mypy checks this against BaseChatModel's signature, whose ``self`` is the base class, hence the ignore.)
+    abatch = in_executor(batch)  # type: ignore[arg-type]

@@ -14,9 +14,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -30,14 +28,13 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import (
-    get_async_callback_manager_for_config,
     get_callback_manager_for_config,
     get_config_list,
     patch_config,
-    run_in_executor,
 )
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from .._async import in_executor
 from ..engine import OptimizationRequest, PromptOptimizer
 from ..validation import check_max_words, check_text
 from ._messages import Roles
@@ -52,10 +49,6 @@ logger = logging.getLogger("fipo_integrations.langchain")
 #: What the runnable takes: a prompt value, a plain string, or a list of messages (or message-likes).
 FIPOInput = PromptValue | str | Sequence[Any]
 
-#: Optimizers built from a model spec, shared by every FIPOOptimizer with the same spec (so
-#: ``configurable_fields`` and copies do not load the model again).
-_SHARED_OPTIMIZERS: dict[str, PromptOptimizer] = {}
-_SHARED_LOCK = threading.Lock()
 _SILVER_CACHE_SIZE = 1024
 _OPTIMIZER_OPTIONS = frozenset(inspect.signature(PromptOptimizer.__init__).parameters) - {
     "self",
@@ -164,7 +157,8 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
 
     # ----------------------------------------------------------------------------------------- optimizer
     def get_optimizer(self) -> PromptOptimizer:
-        """The :class:`PromptOptimizer` in use (built on first use; local models are loaded once per spec)."""
+        """The :class:`PromptOptimizer` in use (built on first use; a model is loaded once per spec, through
+        :func:`~fipo_integrations.backends.load_backend`)."""
         if self.optimizer is not None:
             return self.optimizer
         if self._optimizer is not None:
@@ -172,24 +166,15 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         if isinstance(self.model, BaseChatModel):
             self._optimizer = PromptOptimizer(ChatModelBackend(self.model), **self.optimizer_kwargs)
             return self._optimizer
-        spec = {
-            "model": None if self.model is None else str(self.model),
-            "adapter": None if self.adapter is None else str(self.adapter),
-            "base_url": self.base_url,
-            "api_key": self.api_key,
-            "options": self.optimizer_kwargs,
-        }
-        key = json.dumps(spec, sort_keys=True, default=repr)
-        with _SHARED_LOCK:
-            if key not in _SHARED_OPTIMIZERS:
-                _SHARED_OPTIMIZERS[key] = PromptOptimizer(
-                    self.model,  # type: ignore[arg-type]
-                    adapter=self.adapter,
-                    base_url=self.base_url,
-                    api_key=self.api_key,
-                    **self.optimizer_kwargs,
-                )
-            self._optimizer = _SHARED_OPTIMIZERS[key]
+        # The model itself is shared by every FIPOOptimizer with the same spec (load_backend's registry), so
+        # ``configurable_fields`` and copies do not load it again.
+        self._optimizer = PromptOptimizer(
+            self.model,  # type: ignore[arg-type]
+            adapter=self.adapter,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            **self.optimizer_kwargs,
+        )
         return self._optimizer
 
     # -------------------------------------------------------------------------------------------- silver
@@ -319,80 +304,11 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
         return self.batch([input], config)[0]
 
     # -------------------------------------------------------------------------------------- async runs
-    async def _aprocess(
-        self,
-        inputs: Sequence[Any],
-        configs: Sequence[RunnableConfig],
-        managers: Sequence[AsyncCallbackManagerForChainRun],
-    ) -> list[Outcome | Exception]:
-        plans = _reject_invalid_text(plan_inputs(inputs, self.roles))
-        silver, positions = self._silver_jobs(plans)
-        silver_error = None
-        if positions and self.silver_from is not None:
-            child = [patch_config(configs[p], callbacks=managers[p].get_child()) for p in positions]
-            values = [naive_value(cast(Plan, plans[p])) for p in positions]
-            try:
-                outputs = await self.silver_from.abatch(values, child)
-                self._store_silver(plans, positions, outputs)
-            except Exception as exc:
-                silver_error = self._silver_failed(exc)
-            silver = self._silver_jobs(plans)[0]
-        requests = self._requests(plans, silver)
-        results, error = None, None
-        if requests:
-            try:
-                optimizer = await self._aget_optimizer()
-                with nested_under(_shared_parent(managers)):
-                    results = await optimizer.aoptimize_batch(requests)
-            except Exception as exc:
-                error = self._optimizer_failed(exc)
-        return assemble(plans, results, error, silver_error, self.roles)
-
-    async def _aget_optimizer(self) -> PromptOptimizer:
-        """:meth:`get_optimizer` without blocking the loop (a local model loads in an executor)."""
-        ready = self.optimizer or self._optimizer
-        return ready if ready is not None else await run_in_executor(None, self.get_optimizer)
-
-    async def abatch(
-        self,
-        inputs: list[FIPOInput],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any | None,
-    ) -> list[PromptValue]:
-        """Async :meth:`batch`: one generate call, run in an executor so the event loop never blocks."""
-        if not inputs:
-            return []
-        configs = get_config_list(config, len(inputs))
-        managers: list[AsyncCallbackManagerForChainRun] = await asyncio.gather(
-            *(
-                get_async_callback_manager_for_config(c).on_chain_start(
-                    None, value, name=c.get("run_name") or self.get_name(), run_id=c.pop("run_id", None)
-                )
-                for value, c in zip(inputs, configs, strict=True)
-            )
-        )
-        try:
-            outcomes = await self._aprocess(inputs, configs, managers)
-        except BaseException as exc:
-            await asyncio.gather(*(manager.on_chain_error(exc) for manager in managers))
-            if return_exceptions and isinstance(exc, Exception):
-                return cast(list[PromptValue], [exc] * len(inputs))
-            raise
-        await asyncio.gather(
-            *(
-                manager.on_chain_error(outcome)
-                if isinstance(outcome, Exception)
-                else manager.on_chain_end({"output": outcome.value, "fipo": outcome.trace})
-                for manager, outcome in zip(managers, outcomes, strict=True)
-            )
-        )
-        return self._finish(outcomes, return_exceptions)
-
-    async def ainvoke(self, input: FIPOInput, config: RunnableConfig | None = None, **kwargs: Any) -> PromptValue:
-        """Async :meth:`invoke`; the local model runs in an executor."""
-        return (await self.abatch([input], config))[0]
+    # One async path: the sync call in an executor (with the caller's context, so tracing nests), so the
+    # event loop never blocks while a local model generates or loads.
+    # (mypy checks these against Runnable's signatures, whose ``self`` is the base class, hence the ignores.)
+    ainvoke = in_executor(invoke)  # type: ignore[arg-type]
+    abatch = in_executor(batch)  # type: ignore[arg-type]
 
     # --------------------------------------------------------------------------------------- templates
     def optimize_template(
@@ -425,22 +341,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
                 error = self._optimizer_failed(exc)
         return apply_template_rewrites(template, slots, results, error)
 
-    async def aoptimize_template(
-        self,
-        template: TemplateT,
-        *,
-        examples: Sequence[dict[str, Any]] | None = None,
-        max_words: int | None = None,
-    ) -> TemplateT:
-        """Async :meth:`optimize_template`."""
-        slots, requests = self._template_requests(template, examples, max_words)
-        results, error = None, None
-        if requests:
-            try:
-                results = await (await self._aget_optimizer()).aoptimize_batch(requests)
-            except Exception as exc:
-                error = self._optimizer_failed(exc)
-        return apply_template_rewrites(template, slots, results, error)
+    aoptimize_template = in_executor(optimize_template)
 
     def _template_requests(
         self, template: Any, examples: Sequence[dict[str, Any]] | None, max_words: int | None

