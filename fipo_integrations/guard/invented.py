@@ -34,7 +34,8 @@ _IDENTIFIER = re.compile(
     r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|"  # snake_case
     r"\b[a-z]+[A-Z][A-Za-z0-9]*\b|"  # camelCase
     r"\b(?=[a-z0-9]*\d[a-z]+\d)[a-z0-9]{6,}\b|"  # a hash or code: a1b2c3d
-    r"(?<![^\s`'\"(\[])--?[a-z][\w-]{2,}|\$[A-Z_][A-Z0-9_]{2,}|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|"  # flags, env vars, CONSTANTS
+    r"(?<![^\s`'\"(\[])--?[a-z][\w-]{2,}|"  # flags: "--verbose" (not "O(1)-space")
+    r"\$[A-Z_][A-Z0-9_]{2,}|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|"  # env vars, CONSTANTS
     r"(?<!\w)@[A-Za-z_]\w+|(?<![\w&])#[A-Za-z_]\w+|\bv?\d+\.\d+\.\d+\b|"  # decorators, hashtags, versions
     r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\blocalhost(?::\d+)?\b"  # IP addresses, local hosts
 )
@@ -74,7 +75,8 @@ _SHAPE_NUMBER = re.compile(
     r"(?m:^[ \t]*[A-Za-z]+[ \t]+\d{1,2}[ \t]*:)|"  # a numbered label at a line start: "Variant 1:"
     r"\(\d{1,2}\)|\b(?:premise|line|step|example|question|sentence|part|option|solution|item|problem|answer|case|"
     r"paragraph|text|document|passage|point|rule|hint|note)\s*\d{1,2}\b|\b[QA]\d{1,2}\b|"  # "(1)", "line 1"
-    r"\b(?:at\s+most|at\s+least|up\s+to|no\s+more\s+than|maximum(?:\s+of)?|max\.?)\s+\d+(?:,\d{3})*(?:\.\d+)?\b|"  # a count limit
+    r"\b(?:at\s+most|at\s+least|up\s+to|no\s+more\s+than|maximum(?:\s+of)?|max\.?)\s+"
+    r"\d+(?:,\d{3})*(?:\.\d+)?\b|"  # a count limit: "up to 4,000"
     r"\((?:for\s+example|e\.g\.|for\s+instance|such\s+as)[^()\n]{0,80}\)|"  # "(for example 3 × 4 = 12)"
     r"\b1\s+[a-z]+\s*=\s*[\d.,]+\s*[a-z]+|"  # a unit conversion: "1 mile = 1.609 km"
     r"\(\d+\s*[-–]\s*\d+\)",  # a scale: "(1-5)"
