@@ -272,3 +272,49 @@ def test_without_the_embedding_model_the_guard_warns_once_and_uses_words(
         check_rewrite("Explain gravity.", "Explain gravity simply.")
     assert verdict.accepted and verdict.similarity is None
     assert sum("embedding model is unavailable" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        # the original's own words, spelled as an identifier or a format slot
+        (
+            "pull flight number and departure airport out of this: {text}. json please",
+            "Extract the flight number and departure airport from the text below. Return only a JSON object with "
+            "keys flight_number, departure_airport.\n\n{text}",
+        ),
+        (
+            "hex to rgb: #FF5733",
+            'Convert the hex color #FF5733 to CSS rgb() notation. Reply as "#HEX -> rgb(r, g, b)".',
+        ),
+        ("convert to 24 hour time: 7:45 pm", "Convert 7:45 pm to 24-hour time. Reply in HH:MM format only."),
+        # a plural in the original, a singular in the rewrite
+        (
+            "I read 18 pages on weekdays and 40 on Saturdays. Starting Monday, which day do I finish 432 pages?",
+            "Reading 18 pages per weekday and 40 per Saturday from a Monday, on which day are 432 pages done? "
+            "End with the weekday.",
+        ),
+        # words joined by a slash are not a path, a reformatted inline option list keeps its options
+        ("Find every date in {document}.", "List every date in {document}, written as day/month/year."),
+        (
+            "Which organisation launched Earth Hour? Choices: A) Greenpeace, B) The UN, C) WWF. Explain.",
+            "Which organisation launched Earth Hour?\nA. Greenpeace\nB. The UN\nC. WWF\nExplain briefly, then "
+            "give the letter.",
+        ),
+    ],
+)
+def test_faithful_rewrites_in_other_spellings_are_accepted(original: str, rewrite: str) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "name"),
+    [
+        ("Summarize the text in the style of Hemingway: {t}", "hemingway"),
+        ("Summarize the text: {t}\nWrite it as NASA would.", "nasa"),
+    ],
+)
+def test_an_invented_authority_or_style_is_rejected(rewrite: str, name: str) -> None:
+    verdict = check_rewrite("Summarize the text: {t}", rewrite)
+    assert ("invented_name", name) in [(r.code, r.detail) for r in verdict.reasons]

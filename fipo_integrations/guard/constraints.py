@@ -325,12 +325,12 @@ def kept_reasons(pair: Pair, *, placeholders: bool, facts: bool, opts: bool, con
             rewrite_words = {w.lower() for w in words(pair.rewrite)}
             if word in _number_words(pair.rewrite) or str(value) in numbers(pair.rewrite) or synonyms & rewrite_words:
                 continue
-            if True:
-                reasons.append(Reason("lost_number", word))
+            reasons.append(Reason("lost_number", word))
         rewrite_words = {w.lower() for w in words(pair.rewrite)}
         for name in sorted(proper_nouns(pair.original)):
             # Compound technical terms ("Dyck-n") may be paraphrased; names cannot.
-            if name.isalpha() and name not in rewrite_words and name not in pair.rewrite_norm:
+            singular = name[:-1] if name.endswith("s") and len(name) > 4 else name  # "Saturdays" -> "Saturday"
+            if name.isalpha() and name not in rewrite_words and singular not in pair.rewrite_norm:
                 reasons.append(Reason("lost_name", name))
         reasons += [
             Reason("lost_quote", repr(q))

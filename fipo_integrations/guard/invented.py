@@ -72,7 +72,7 @@ _COUNT = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twe
 _SHAPE_NUMBER = re.compile(
     # "3–6 short steps", "one or two sentences"
     rf"(?<![\w.])\b{_COUNT}(?:\s*(?:or|to|-|–)\s*{_COUNT})?\s*{_FORMAT_UNIT}|"
-    r"(?m:^[ \t]*[A-Za-z]+[ \t]+\d{1,2}[ \t]*:)|"  # a numbered label at a line start: "Variant 1:"
+    r"(?m:^[ \t]*[A-Za-z]+[ \t]+\d{1,2}[ \t]*:(?!\d))|"  # a numbered label at a line start: "Variant 1:"
     r"\(\d{1,2}\)|\b(?:premise|line|step|example|question|sentence|part|option|solution|item|problem|answer|case|"
     r"paragraph|text|document|passage|point|rule|hint|note)\s*\d{1,2}\b|\b[QA]\d{1,2}\b|"  # "(1)", "line 1"
     r"\b(?:at\s+most|at\s+least|up\s+to|no\s+more\s+than|maximum(?:\s+of)?|max\.?)\s+"
@@ -223,6 +223,28 @@ _DEFINES = re.compile(
 )
 
 
+# A guidance sentence that brings in an authority or a style: "in the style of Hemingway", "as NASA defines it".
+_ATTRIBUTION = re.compile(
+    r"\b(?:style\s+of|voice\s+of|like|according\s+to|as\s+defined\s+by|as|cited\s+by|quoting|per)\s+"
+    r"(?:the\s+)?(?:[A-Z][\w'’.-]*\s*){1,3}"
+)
+
+
+def _known_name(name: str, pair: Pair) -> bool:
+    """A name the original states in another form: a plural ("Saturdays" for "Saturday") or a short form the
+    name extends ("mac" for "macOS")."""
+    if name in pair.known_words or stem(name) in pair.known_stems or stem(name + "s") in pair.known_stems:
+        return True
+    return any(len(word) >= 3 and name.startswith(word) and len(name) - len(word) <= 2 for word in pair.known_words)
+
+
+def _parts_known(token: str, pair: Pair) -> bool:
+    """An identifier spelled from the original's own words: ``departure_airport`` for "departure airport",
+    ``rgb(r, g, b)`` for "rgb"."""
+    parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", token) if len(p) > 1]
+    return bool(parts) and all(p in pair.known_words or stem(p) in pair.known_stems for p in parts)
+
+
 def _new_urls_and_identifiers(pair: Pair, region: str) -> tuple[list[str], list[str]]:
     rewrite = strip_placeholders(region)
     known = pair.known.lower()
@@ -234,6 +256,8 @@ def _new_urls_and_identifiers(pair: Pair, region: str) -> tuple[list[str], list[
         if _NOT_IDENTIFIER.fullmatch(token) or _DEFINES.search(rewrite[max(0, match.start() - 30) : match.start()]):
             continue
         if token.lower() in known or any(token in u for u in urls) or re.fullmatch(r"(?:e\.g|i\.e|etc)\.?", token):
+            continue
+        if token.lower() in strip_placeholders(known) or _parts_known(token, pair):
             continue
         if re.fullmatch(r"[\w-]+", token) and _is_json_key(pair.rewrite, token):
             continue
@@ -294,8 +318,9 @@ def invented_reasons(pair: Pair, max_words: int | None, max_share: float, _inner
     region = content_region(pair)
     for value in _new_numbers(pair, max_words, region):
         reasons.append(Reason("invented_number", value))
-    for name in sorted(proper_nouns(region) - proper_nouns(pair.known)):
-        if name not in pair.known_words and stem(name) not in pair.known_stems:
+    attributed = " ".join(m.group(0) for m in _ATTRIBUTION.finditer(pair.rewrite))
+    for name in sorted((proper_nouns(region) | proper_nouns(attributed)) - proper_nouns(pair.known)):
+        if not _known_name(name, pair):
             reasons.append(Reason("invented_name", name))
     for span in _new_quotes(pair, pair.rewrite):
         reasons.append(Reason("invented_quote", repr(span[:60])))

@@ -132,6 +132,11 @@ def proper_nouns(text: str) -> set[str]:
             continue  # also written in lower case: a common word, capitalised here for emphasis or as a title
         if re.fullmatch(r"[YMDHSXN]+(?:[-/:][YMDHSXN]+)+", word):  # a format: YYYY-MM-DD
             continue
+        before, after = text[max(0, match.start() - 1) : match.start()], text[match.end() : match.end() + 3]
+        if re.fullmatch(r"[A-Z]{2,}", word) and (
+            before in (":", "/", "#", "<", "-") or re.match(r"[:/>-]|\s*=", after)
+        ):
+            continue  # a slot of a format: HH:MM, "#HEX", "NUMERAL = number"
         found.add(lowered)
     return found
 
