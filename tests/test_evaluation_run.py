@@ -103,6 +103,29 @@ def test_report_numbers_with_a_fake_model(tmp_path: Path) -> None:
     assert naive_prompt.count("Answer: A") + naive_prompt.count("Answer: B") == 3
 
 
+def test_fixed_rewrites_from_a_file(tmp_path: Path) -> None:
+    """``file:PATH`` columns (hand-written "expert" rewrites): covered instructions are replaced, others stay."""
+    rewrites = tmp_path / "expert.jsonl"
+    rewrites.write_text(
+        json.dumps({"naive": "Sort a list of words.", "rewrite": f"Sort the words alphabetically. {MARKER}"}) + "\n",
+        encoding="utf-8",
+    )
+    config = _config(tmp_path / "run", optimizers=("none", f"expert=file:{rewrites}"))
+    run_evaluation(config, testing_models=[FakeModel()])
+    instructions = json.loads((tmp_path / "run" / "instructions.json").read_text())["expert"]["benchmarks"]
+    assert instructions["bbh"]["word_sorting"]["optimized"] == f"Sort the words alphabetically. {MARKER}"
+    virology = instructions["mmlu"]["virology"]
+    assert virology["optimized"] == virology["naive"] and virology["accepted"] is False
+    assert "not in expert.jsonl" in virology["reason"]
+    with pytest.raises(ValueError, match="no rewrites file"):
+        run_evaluation(
+            _config(tmp_path / "x", optimizers=("none", "file:/nowhere.jsonl")), testing_models=[FakeModel()]
+        )
+    rewrites.write_text('{"naive": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="'naive' and 'rewrite'"):
+        run_evaluation(_config(tmp_path / "y", optimizers=("none", f"file:{rewrites}")), testing_models=[FakeModel()])
+
+
 def test_rerun_skips_finished_items_and_resumes_after_a_crash(tmp_path: Path) -> None:
     crashing = FakeModel(fail_after=20)
     with pytest.raises(KeyboardInterrupt):

@@ -134,6 +134,36 @@ def test_diversify_is_seeded_and_per_record() -> None:
     assert [i.variant for i in subset.items] == [i.variant for i in without_mc.items[:10]]
 
 
+def test_none_fraction_and_runtime_budget() -> None:
+    from fipo_integrations.templates import default_max_words
+
+    records = _synthetic(400)
+    uniform = diversify(records, seed=0)
+    assert uniform.items == diversify(records, seed=0, none_fraction=None, budget="chosen").items  # the paper's
+    mostly_naive = diversify(records, seed=0, none_fraction=0.75, budget="runtime")
+    counts = Counter(item.variant for item in mostly_naive.items)
+    assert 260 < counts["none"] < 340 and set(counts) == {"none", "silver", "golden", "both"}
+    assert all(item.variant == "none" for item in diversify(records, seed=0, none_fraction=1.0).items)
+    assert not any(item.variant == "none" for item in diversify(records, seed=0, none_fraction=0.0).items)
+    for item in mostly_naive.items:
+        expected = max(len(item.chosen.split()), default_max_words(item.silver_prompt))
+        assert item.max_words == expected
+        prompt = optimizer_messages_text(item)
+        assert f"at most {expected} words" in prompt
+    with pytest.raises(ValueError, match="none_fraction"):
+        diversify(records, none_fraction=1.5)
+    with pytest.raises(ValueError, match="budget"):
+        diversify(records, budget="tight")
+    with pytest.raises(ValueError, match="none_fraction"):
+        TrainConfig(stage="sft", none_fraction=-0.1)
+
+
+def optimizer_messages_text(item: object) -> str:
+    from training.diversify import optimizer_messages
+
+    return optimizer_messages(item)[0]["content"]  # type: ignore[arg-type]
+
+
 def test_no_label_noise_and_no_naive_response() -> None:
     clean = diversify(_synthetic(50), seed=0, label_noise=0.0)
     assert not any(item.noisy_label for item in clean.items)

@@ -239,3 +239,31 @@ def test_package_adapter_casts_weights_and_drops_training_state(sft_run: Any, tm
         package_adapter(sft.adapter_dir, tmp_path / "x", dtype="int8")
     with pytest.raises(FileNotFoundError, match=r"adapter_config\.json"):
         package_adapter(tmp_path, tmp_path / "y")
+
+
+def test_cpu_completion_only_loss_equals_trl_loss(tiny_chat_model_dir: Path, tmp_path: Path) -> None:
+    """The CPU SFT loss (LM head on completion tokens only) is trl's own loss, from the same batch."""
+    import datasets
+    import torch
+    import trl
+
+    from training.data import load_training_rows, to_trl_rows
+    from training.trainers import _load_model_and_tokenizer, _lora_config, _sft_trainer_class, _trainer_args
+
+    config = _config(tiny_chat_model_dir, tmp_path, "sft", per_device_train_batch_size=4, group_by_length=True)
+    model, tokenizer = _load_model_and_tokenizer(config, cuda=False)
+    rows = to_trl_rows(load_training_rows(config), preference=False)
+    trainer = _sft_trainer_class(trl)(
+        model=model,
+        args=trl.SFTConfig(**_trainer_args(config, False), packing=False),
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=_lora_config(config),
+    )
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()  # prompt masked, completion kept
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, dict(batch))
+        reference = trl.SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
+    assert torch.isclose(ours, reference, rtol=1e-4), (float(ours), float(reference))
+    assert trainer._metrics["train"]["mean_token_accuracy"]

@@ -16,6 +16,7 @@ Under ``accelerate launch`` use the module form: ``accelerate launch -m training
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -100,6 +101,8 @@ def _cmd_pop_diversify(args: argparse.Namespace) -> int:
         seed=args.seed,
         multiple_choice_fraction=args.multiple_choice_fraction,
         label_noise=args.label_noise,
+        none_fraction=args.none_fraction,
+        budget=args.budget,
     )
     paths = write_datasets(result, args.output_dir)
     print(json.dumps(result.stats))
@@ -141,6 +144,11 @@ def register_pop(subparsers: Any) -> None:
     div.add_argument("--seed", type=int, default=0, help="seed: same input + seed = same output")
     div.add_argument("--multiple-choice-fraction", type=float, default=0.5, help="share turned into A/B choice")
     div.add_argument("--label-noise", type=float, default=0.2, help="chance the naive answer shows the golden letter")
+    from .config import TrainConfig
+
+    helps = {spec.name: spec.metadata.get("help", "") for spec in dataclasses.fields(TrainConfig)}
+    div.add_argument("--none-fraction", type=float, default=None, help=helps["none_fraction"])
+    div.add_argument("--budget", choices=["chosen", "runtime"], default="chosen", help=helps["budget"])
     div.add_argument("--skip-invalid", action="store_true", help="skip malformed records (counted) instead of failing")
     div.set_defaults(handler=_cmd_pop_diversify)
 

@@ -63,6 +63,9 @@ class TrainConfig:
     lora_r: int = _help("LoRA rank", 16)
     lora_alpha: int = _help("LoRA alpha (scaling = alpha / r)", 32)
     lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_top_layers: int | None = _help(
+        "adapt only the last N transformer layers; the backward pass then stops below them (faster on a CPU)", None
+    )
     lora_target_modules: list[str] = _help(  # noqa: RUF009
         "modules LoRA adapts ('all-linear' or names)", factory=lambda: ["all-linear"]
     )
@@ -89,10 +92,22 @@ class TrainConfig:
     )
     device: Literal["auto", "cpu", "cuda"] = _help("auto uses CUDA when available, else the CPU", "auto")
     gradient_checkpointing: bool = _help("trade compute for memory", False)
+    group_by_length: bool = _help("batch rows of similar length together (less padding, faster steps)", False)
+    drop_truncated: bool = _help("SFT: drop rows longer than max_length instead of cutting their completion", False)
     max_samples: int | None = _help("use only the first N training rows (quick runs)", None)
     skip_invalid: bool = _help("skip malformed POP records (counted and reported) instead of failing", False)
     multiple_choice_fraction: float = _help("diversification: fraction of records turned into A/B choice", 0.5)
     label_noise: float = _help("diversification: chance the naive response shows the golden letter", 0.2)
+    none_fraction: float | None = _help(
+        "diversification: share of records shown as the naive prompt alone (the runtime's default form); "
+        "unset draws the four template variants uniformly (the paper)",
+        None,
+    )
+    budget: Literal["chosen", "runtime"] = _help(
+        "diversification: word budget shown in the template: the chosen rewrite's length (the paper) or the "
+        "runtime's default budget for the prompt when larger",
+        "chosen",
+    )
     report_to: str = _help("experiment tracker for transformers (none, tensorboard, wandb ...)", "none")
     dataloader_num_workers: int = _help("data loader worker processes", 0)
     # ------------------------------------------------------------------------------------------------ IPL
@@ -140,6 +155,10 @@ class TrainConfig:
         for name in ("lora_dropout", "multiple_choice_fraction", "label_noise", "discriminator_keep"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.lora_top_layers is not None and self.lora_top_layers < 1:
+            raise ValueError(f"lora_top_layers must be a positive integer or unset, got {self.lora_top_layers!r}")
+        if self.none_fraction is not None and not 0.0 <= self.none_fraction <= 1.0:
+            raise ValueError(f"none_fraction must be in [0, 1] or unset, got {self.none_fraction!r}")
         if self.learning_rate <= 0 or self.beta <= 0:
             raise ValueError(f"learning_rate and beta must be > 0, got {self.learning_rate} and {self.beta}")
         if self.max_steps == 0 or self.max_steps < -1:

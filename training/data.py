@@ -107,6 +107,8 @@ def load_training_rows(config: TrainConfig) -> list[dict[str, Any]]:
             seed=config.seed,
             multiple_choice_fraction=config.multiple_choice_fraction,
             label_noise=config.label_noise,
+            none_fraction=config.none_fraction,
+            budget=config.budget,
         )
         if config.stage == "sft":
             return sft_rows(result)

@@ -11,7 +11,12 @@ For each POP record:
   rewrites that drop data).
 * **Template variant.** One of ``none``/``silver``/``golden``/``both`` is drawn uniformly among those the
   record supports (``silver`` and ``both`` need a naive response).
-* **Length budget.** The chosen rewrite's word count.
+* **Length budget.** The chosen rewrite's word count (``budget="chosen"``, the paper), or the budget the
+  runtime shows for the prompt when that is larger (``budget="runtime"``: the model sees at training time the
+  number it will see at inference, and learns to stay concise under a generous budget).
+* **Response-free share.** ``none_fraction`` (optional) shows that share of the records in the ``none``
+  variant, the naive prompt alone: the form the runtime uses when no responses are given. The rest draw
+  uniformly among the other variants they support. Unset, all variants are drawn uniformly (the paper).
 
 Templates are rendered only through :func:`fipo_integrations.templates.render_optimizer_messages` and
 :func:`~fipo_integrations.templates.render_discriminator_messages`: the same text the runtime engine sends,
@@ -43,6 +48,7 @@ from fipo_integrations.templates import (
     VARIANTS,
     ChatMessage,
     Variant,
+    default_max_words,
     render_discriminator_messages,
     render_optimizer_messages,
 )
@@ -129,6 +135,8 @@ def diversify(
     seed: int = 0,
     multiple_choice_fraction: float = 0.5,
     label_noise: float = 0.2,
+    none_fraction: float | None = None,
+    budget: str = "chosen",
 ) -> DiversifyResult:
     """Diversify POP records (see the module docstring). Same records + same seed -> same result.
 
@@ -140,12 +148,18 @@ def diversify(
         raise ValueError(f"multiple_choice_fraction must be in [0, 1], got {multiple_choice_fraction}")
     if not 0.0 <= label_noise <= 1.0:
         raise ValueError(f"label_noise must be in [0, 1], got {label_noise}")
+    if none_fraction is not None and not 0.0 <= none_fraction <= 1.0:
+        raise ValueError(f"none_fraction must be in [0, 1] or None, got {none_fraction}")
+    if budget not in ("chosen", "runtime"):
+        raise ValueError(f"budget must be 'chosen' or 'runtime', got {budget!r}")
     if not records:
         raise ValueError("diversify() got no records; load a non-empty POP dataset first")
     eligible = sorted(r.id for r in records if r.naive_response.strip() and r.golden_response.strip())
     picker = random.Random(f"{seed}\x00multiple-choice")
     chosen_mc = set(picker.sample(eligible, round(multiple_choice_fraction * len(eligible))))
-    items = [_diversify_one(record, seed, record.id in chosen_mc, label_noise) for record in records]
+    items = [
+        _diversify_one(record, seed, record.id in chosen_mc, label_noise, none_fraction, budget) for record in records
+    ]
     variants = Counter(item.variant for item in items)
     stats = {
         "records": len(items),
@@ -159,7 +173,14 @@ def diversify(
     return DiversifyResult(items, seed, multiple_choice_fraction, label_noise, stats)
 
 
-def _diversify_one(record: POPRecord, seed: int, multiple_choice: bool, label_noise: float) -> DiversifiedItem:
+def _diversify_one(
+    record: POPRecord,
+    seed: int,
+    multiple_choice: bool,
+    label_noise: float,
+    none_fraction: float | None = None,
+    budget: str = "chosen",
+) -> DiversifiedItem:
     rng = random.Random(f"{seed}\x00{record.id}")
     silver_prompt, post_options = record.raw_prompt, ""
     silver, golden = record.naive_response, record.golden_response
@@ -179,7 +200,14 @@ def _diversify_one(record: POPRecord, seed: int, multiple_choice: bool, label_no
     available: list[Variant] = [v for v in VARIANTS if has_silver or v in ("none", "golden")]
     if not golden.strip():
         available = [v for v in available if v in ("none", "silver")]
-    variant = rng.choice(available)
+    if none_fraction is None:
+        variant = rng.choice(available)
+    else:
+        others = [v for v in available if v != "none"]
+        variant = "none" if not others or rng.random() < none_fraction else rng.choice(others)
+    max_words = _word_count(chosen)
+    if budget == "runtime":
+        max_words = max(max_words, default_max_words(silver_prompt))
     auxiliary = "response" if has_silver and golden.strip() and rng.random() < 0.5 else "discriminator"
     return DiversifiedItem(
         id=record.id,
@@ -192,7 +220,7 @@ def _diversify_one(record: POPRecord, seed: int, multiple_choice: bool, label_no
         chosen=chosen,
         rejected=rejected,
         variant=variant,
-        max_words=_word_count(chosen),
+        max_words=max_words,
         case_type=_CASE_TYPES[(variant, multiple_choice)],
         noisy_label=noisy,
         auxiliary=auxiliary,

@@ -150,18 +150,44 @@ def _load_model_and_tokenizer(config: TrainConfig, cuda: bool) -> tuple[Any, Any
     return model, tokenizer
 
 
-def _lora_config(config: TrainConfig) -> Any:
+def _lora_config(config: TrainConfig, model: Any = None) -> Any:
     peft = require("peft", feature="LoRA training")
     targets: str | list[str] = config.lora_target_modules
+    num_layers = None
+    if model is not None:
+        num_layers = getattr(model.config.get_text_config(), "num_hidden_layers", None)
     if targets == ["all-linear"]:
-        targets = "all-linear"
+        # peft's layers_to_transform needs module names, not the "all-linear" shorthand
+        targets = _linear_names(model) if config.lora_top_layers is not None and model is not None else "all-linear"
     return peft.LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=targets,
         task_type="CAUSAL_LM",
+        **_top_layers(config, num_layers),
     )
+
+
+def _linear_names(model: Any) -> list[str]:
+    """The names of the model's linear layers below the LM head (what peft's "all-linear" means)."""
+    torch = require("torch")
+    head = model.get_output_embeddings()
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module is not head
+    }
+    return sorted(names)
+
+
+def _top_layers(config: TrainConfig, num_layers: int | None) -> dict[str, Any]:
+    if config.lora_top_layers is None:
+        return {}
+    if num_layers is None:
+        raise ValueError("lora_top_layers needs the model's number of layers")
+    first = max(0, num_layers - config.lora_top_layers)
+    return {"layers_to_transform": list(range(first, num_layers))}
 
 
 def _checkpointing_arg() -> str:
@@ -194,8 +220,58 @@ def _trainer_args(config: TrainConfig, cuda: bool) -> dict[str, Any]:
         "dataloader_num_workers": config.dataloader_num_workers,
         "max_length": config.max_length,
         "disable_tqdm": False,
+        **({"train_sampling_strategy": "group_by_length"} if config.group_by_length else {}),
         **_precision(config, cuda),
     }
+
+
+def _sft_trainer_class(trl: Any) -> Any:
+    """trl's SFTTrainer, with a CPU loss that projects only the completion tokens through the LM head.
+
+    On a CPU (no Triton), trl's fused LM head scores *every* position, prompt and padding included, and computes
+    the entropy of each: with a 151k-token vocabulary (Qwen) and a meta-prompt three times longer than the
+    rewrite, that is most of a step. The override computes the same token-mean negative log-likelihood over the
+    completion tokens only (``labels != -100``). Elsewhere, and whenever trl's other loss options are in use,
+    trl's own ``compute_loss`` runs.
+    """
+
+    class CompletionOnlySFTTrainer(trl.SFTTrainer):  # type: ignore[misc, name-defined]
+        def compute_loss(
+            self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            own = (
+                not return_outputs
+                and self.args.loss_type == "nll"
+                and self.label_smoother is None
+                and self.compute_loss_func is None
+                and not self.aux_loss_enabled
+                and inputs["input_ids"].device.type == "cpu"
+            )
+            if not own:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            torch = require("torch")
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            backbone = getattr(base, base.base_model_prefix)
+            hidden = backbone(
+                input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"), use_cache=False
+            ).last_hidden_state
+            labels = inputs["labels"][:, 1:]
+            mask = labels != -100
+            logits = base.get_output_embeddings()(hidden[:, :-1][mask]).float()
+            targets = labels[mask]
+            total = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+            count = mask.sum() if num_items_in_batch is None else num_items_in_batch
+            loss = total / torch.as_tensor(count).clamp(min=1)
+            mode = "train" if model.training else "eval"
+            with torch.no_grad():
+                correct = (logits.argmax(-1) == targets).float().mean().item() if targets.numel() else 0.0
+            self._metrics[mode]["mean_token_accuracy"].append(correct)
+            if mode == "train" and "attention_mask" in inputs:
+                self._total_train_tokens += int(inputs["attention_mask"].sum().item())
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return CompletionOnlySFTTrainer
 
 
 class _JsonlLog:
@@ -272,16 +348,19 @@ def train(
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     dataset = datasets.Dataset.from_list(trl_rows)
-    lora = _lora_config(config) if config.lora and not config.init_adapter else None
+    lora = _lora_config(config, model) if config.lora and not config.init_adapter else None
     hooks = [_JsonlLog(output / "train_log.jsonl").make(), *(callbacks or [])]
     if preference:
         args = trl.DPOConfig(**_trainer_args(config, cuda), loss_type=[config.loss_type], beta=config.beta)
     else:
         args = trl.SFTConfig(**_trainer_args(config, cuda), packing=False)
-    trainer_class = trl.DPOTrainer if preference else trl.SFTTrainer
+    trainer_class = trl.DPOTrainer if preference else _sft_trainer_class(trl)
     trainer = trainer_class(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora, callbacks=hooks
     )
+    if config.drop_truncated and not preference and trainer.train_dataset is not None:
+        limit = config.max_length
+        trainer.train_dataset = trainer.train_dataset.filter(lambda row: len(row["input_ids"]) < limit)
     kept = len(trainer.train_dataset) if trainer.train_dataset is not None else 0
     if kept == 0:
         raise ValueError(
@@ -289,9 +368,7 @@ def train(
             f"{config.max_length} tokens. Raise --max-length (the optimizer meta-prompt takes a few hundred tokens)"
         )
     if kept < len(trl_rows):
-        logger.warning(
-            "%d of %d rows were dropped (prompt longer than max_length)", len(trl_rows) - kept, len(trl_rows)
-        )
+        logger.warning("%d of %d rows were dropped (longer than max_length)", len(trl_rows) - kept, len(trl_rows))
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=_resume_argument(config))
     metrics = dict(outcome.metrics)

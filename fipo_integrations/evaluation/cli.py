@@ -157,7 +157,7 @@ def register(subparsers: Any) -> None:
         action="append",
         metavar="[LABEL=]SPEC",
         help="repeatable: none (naive), default, a model or adapter directory, embedded:NAME, a model name at "
-        "--optimizer-base-url (default: none and default)",
+        "--optimizer-base-url, file:PATH (fixed rewrites, JSONL of naive/rewrite) (default: none and default)",
     )
     optimizers.add_argument(
         "--optimizer-base-url", default=None, help="OpenAI-compatible endpoint serving optimizer models"

@@ -3,8 +3,9 @@
 An optimizer spec is ``none`` (naive), ``default`` (``PromptOptimizer()``: the embedded SmolLM2 with the
 bundled adapter), a local model directory, a PEFT adapter directory (``adapter_config.json``; its base model
 comes from the adapter config when that is a local directory, else the embedded default), ``embedded:NAME``,
-an endpoint ``http://host/v1#MODEL``, or a model name served at ``--optimizer-base-url``. ``LABEL=SPEC`` sets
-the column name in the report.
+an endpoint ``http://host/v1#MODEL``, a model name served at ``--optimizer-base-url``, or ``file:PATH``: fixed
+rewrites read from a JSONL file of ``{"naive": ..., "rewrite": ...}`` lines (hand-written "expert" rewrites,
+say; instructions the file does not cover stay naive). ``LABEL=SPEC`` sets the column name in the report.
 
 Each optimizer rewrites every distinct naive instruction once, in one batch; few-shot examples are never
 rewritten.
@@ -42,6 +43,13 @@ class PromptSource:
     def naive(self) -> bool:
         return self.spec is None
 
+    @property
+    def rewrites_file(self) -> Path | None:
+        """The JSONL file of fixed rewrites for a ``file:PATH`` source, else ``None``."""
+        if self.spec is None or not self.spec.startswith("file:"):
+            return None
+        return Path(self.spec[len("file:") :]).expanduser()
+
     def model_spec(self, *, device: str | None = None) -> ModelSpec:
         """The optimizer model: the spec string parsed once; a plain model name goes to ``base_url`` when set."""
         if self.spec is None:
@@ -71,6 +79,11 @@ def parse_sources(specs: Sequence[str], *, base_url: str | None = None) -> list[
             raise ValueError(f"empty optimizer spec in {raw!r}; use none, default, a path or a model name")
         if spec.lower() in {"none", "naive"}:
             source = PromptSource(label or "naive")
+        elif spec.startswith("file:"):
+            path = Path(spec[len("file:") :]).expanduser()
+            if not path.is_file():
+                raise ValueError(f"{raw!r}: no rewrites file at {path}; give file:PATH to a JSONL of naive/rewrite")
+            source = PromptSource(label or path.stem, spec)
         else:
             source = PromptSource(label or ModelSpec.parse(spec).default_label, spec, base_url)
         if any(existing.label == source.label for existing in sources):
@@ -127,6 +140,8 @@ def optimize_instructions(
     unique = list(dict.fromkeys(instructions))
     if source.naive:
         return {text: InstructionRewrite(text, text, True, None, text, "naive") for text in unique}
+    if source.rewrites_file is not None:
+        return _fixed_rewrites(source.rewrites_file, unique)
     owned = optimizer is None
     engine = (
         optimizer
@@ -148,4 +163,28 @@ def optimize_instructions(
             del engine
             release_backend(source.model_spec(device=device))
             gc.collect()
+    return rewrites
+
+
+def _fixed_rewrites(path: Path, instructions: Sequence[str]) -> dict[str, InstructionRewrite]:
+    """Rewrites read from ``path`` (JSONL of ``naive``/``rewrite``); uncovered instructions stay naive."""
+    from ..validation import iter_jsonl
+
+    table: dict[str, str] = {}
+    for number, row in iter_jsonl(path.read_text(encoding="utf-8"), str(path)):
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("naive"), str)
+            or not isinstance(row.get("rewrite"), str)
+        ):
+            raise ValueError(f"{path}:{number}: expected an object with string fields 'naive' and 'rewrite'")
+        table[row["naive"].strip()] = row["rewrite"]
+    model_id = f"file:{path.name}"
+    rewrites: dict[str, InstructionRewrite] = {}
+    for text in instructions:
+        found = table.get(text.strip())
+        if found is None:
+            rewrites[text] = InstructionRewrite(text, text, False, f"not in {path.name}", text, model_id)
+        else:
+            rewrites[text] = InstructionRewrite(text, found, True, None, found, model_id)
     return rewrites

@@ -1,0 +1,190 @@
+"""A blind side-by-side read of rewrites of real user prompts the optimizer never trained on.
+
+Step 1 draws ``--n`` prompts from the real user prompts in ``--prompts-dir`` (Dolly, Self-Instruct and Vicuna
+evaluation prompts; ``../shared/data/prompts``), leaving out every prompt whose instruction appears in the
+training data (POP seed v1 and v2) or in the guard's calibration sets, rewrites each with the optimizer, and
+writes to ``--out``:
+
+* ``rewrites.jsonl``: every prompt with the candidate, the final prompt, the guard's verdict and the time;
+* ``blind.jsonl``: for each pair whose final prompt differs from the original, the two texts as ``first`` and
+  ``second`` in a seeded random order (what the reader sees: nothing says which is the original);
+* ``key.jsonl``: which of the two is the original (kept apart from the reader).
+
+A reader (a person, or a reviewer who sees only ``blind.jsonl``) writes ``verdicts.jsonl``: one line
+``{"id": ..., "better": "first" | "second" | "same", "note": "..."}`` per blind pair. Step 2 unblinds them:
+
+    python benchmarks/blind_read.py draw --prompts-dir ../shared/data/prompts --n 40 --out runs/blind
+    python benchmarks/blind_read.py score --out runs/blind     # reads runs/blind/verdicts.jsonl
+
+and prints, for the final prompts (what a user gets), how many are better, the same or worse than the
+original. Pairs where the guard kept the original count as "same" without being read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_DATA = [
+    ROOT / "training" / "data" / "pop-seed" / "train.jsonl",
+    ROOT / "training" / "data" / "pop-seed" / "heldout.jsonl",
+    *sorted((ROOT / "training" / "data" / "pop-seed-v2" / "parts").glob("*.jsonl")),
+]
+CALIBRATION = sorted((ROOT / "benchmarks" / "data" / "guard-calibration").glob("*.jsonl"))
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def _seen_texts() -> list[str]:
+    seen: list[str] = []
+    for path in [*TRAINING_DATA, *CALIBRATION]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                seen.extend(_norm(str(row.get(key, ""))) for key in ("raw_prompt", "original") if row.get(key))
+    return seen
+
+
+def load_prompts(folder: Path) -> list[dict[str, str]]:
+    """Every prompt in ``folder`` as ``{"id", "source", "instruction", "prompt"}`` (instruction + its input)."""
+    prompts: list[dict[str, str]] = []
+    for name in ("dolly_eval.json", "self_instruct_eval.json"):
+        path = folder / name
+        if path.is_file():
+            for index, row in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+                instruction = str(row.get("instruction", "")).strip()
+                context = str(row.get("context", "") or "").strip()
+                text = instruction + ("\n\n" + context if context else "")
+                prompts.append(
+                    {"id": f"{path.stem}/{index}", "source": path.stem, "instruction": instruction, "prompt": text}
+                )
+    vicuna = folder / "vicuna_eval.jsonl"
+    if vicuna.is_file():
+        for line in vicuna.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                text = str(row.get("text", "")).strip()
+                prompts.append(
+                    {"id": f"vicuna/{row.get('question_id')}", "source": "vicuna", "instruction": text, "prompt": text}
+                )
+    return [p for p in prompts if p["instruction"]]
+
+
+def unseen(prompts: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The prompts whose instruction appears nowhere in the training or calibration data."""
+    seen = _seen_texts()
+    blob = "\n".join(seen)
+    return [p for p in prompts if _norm(p["instruction"]) not in blob]
+
+
+def draw(args: argparse.Namespace) -> int:
+    from fipo_integrations import PromptOptimizer
+
+    candidates = [p for p in unseen(load_prompts(args.prompts_dir)) if len(p["prompt"].split()) <= args.max_words]
+    rng = random.Random(args.seed)
+    chosen = rng.sample(candidates, min(args.n, len(candidates)))
+    print(f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr)
+    optimizer = (
+        PromptOptimizer(args.optimizer, cache=False) if args.optimizer != "default" else PromptOptimizer(cache=False)
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    try:
+        from tqdm import tqdm
+
+        progress: Any = tqdm(chosen, desc="rewriting", unit="prompt")
+    except ImportError:  # pragma: no cover
+        progress = chosen
+    for prompt in progress:
+        started = time.perf_counter()
+        result = optimizer.optimize(prompt["prompt"])
+        rows.append(
+            {
+                **prompt,
+                "candidate": result.candidate,
+                "final": result.optimized,
+                "accepted": result.accepted,
+                "reason": result.reason,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    _write(args.out / "rewrites.jsonl", rows)
+    blind, key = [], []
+    for row in rows:
+        if row["final"].strip() == row["prompt"].strip():
+            continue
+        original_first = rng.random() < 0.5
+        first, second = (row["prompt"], row["final"]) if original_first else (row["final"], row["prompt"])
+        blind.append({"id": row["id"], "first": first, "second": second})
+        key.append({"id": row["id"], "original": "first" if original_first else "second"})
+    _write(args.out / "blind.jsonl", blind)
+    _write(args.out / "key.jsonl", key)
+    accepted = sum(row["accepted"] for row in rows)
+    seconds = sum(row["seconds"] for row in rows) / max(1, len(rows))
+    where = args.out / "blind.jsonl"
+    print(f"accepted {accepted}/{len(rows)}; {len(blind)} pairs to read in {where}; {seconds:.1f} s/prompt")
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    rows = _read(args.out / "rewrites.jsonl")
+    key = {row["id"]: row["original"] for row in _read(args.out / "key.jsonl")}
+    verdicts = {row["id"]: row for row in _read(args.out / "verdicts.jsonl")}
+    missing = sorted(set(key) - set(verdicts))
+    if missing:
+        print(f"verdicts.jsonl lacks {len(missing)} of the {len(key)} blind pairs, e.g. {missing[:3]}", file=sys.stderr)
+        return 2
+    counts = {"better": 0, "same": 0, "worse": 0}
+    for row in rows:
+        if row["id"] not in key:
+            counts["same"] += 1  # the guard kept the original
+            continue
+        better = verdicts[row["id"]]["better"]
+        if better not in ("first", "second", "same"):
+            print(f"{row['id']}: 'better' must be first, second or same, got {better!r}", file=sys.stderr)
+            return 2
+        counts["same" if better == "same" else "worse" if better == key[row["id"]] else "better"] += 1
+    total = len(rows)
+    accepted = sum(row["accepted"] for row in rows)
+    print("| prompts | accepted | read blind | better | same | worse |")
+    print("|---|---|---|---|---|---|")
+    share = {name: f"{count} ({100 * count / total:.0f}%)" for name, count in counts.items()}
+    print(f"| {total} | {accepted} | {len(key)} | {share['better']} | {share['same']} | {share['worse']} |")
+    return 0
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("draw", help="draw unseen prompts, rewrite them, write the blind pairs")
+    d.add_argument("--prompts-dir", type=Path, default=ROOT.parent / "shared" / "data" / "prompts")
+    d.add_argument("--n", type=int, default=40)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--max-words", type=int, default=150, help="leave out longer prompts (time)")
+    d.add_argument("--optimizer", default="default", help="a model spec for PromptOptimizer (default: the default)")
+    d.add_argument("--out", type=Path, required=True)
+    s = sub.add_parser("score", help="unblind verdicts.jsonl and print the counts")
+    s.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return draw(args) if args.command == "draw" else score(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
