@@ -318,3 +318,37 @@ def test_faithful_rewrites_in_other_spellings_are_accepted(original: str, rewrit
 def test_an_invented_authority_or_style_is_rejected(rewrite: str, name: str) -> None:
     verdict = check_rewrite("Summarize the text: {t}", rewrite)
     assert ("invented_name", name) in [(r.code, r.detail) for r in verdict.reasons]
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "accepted"),
+    [
+        (
+            "The following are multiple choice questions (with answers) about nutrition.",
+            "Rewrite the last question as a multiple-choice question with the correct answer. Reply with the "
+            "rewritten question only. The following are multiple choice questions (with answers) about nutrition.",
+            False,
+        ),
+        (
+            "Answer the question about the planets: {question}",
+            "Write a short question about the planets, then answer it: {question}",
+            False,
+        ),
+        # The original asks for questions itself: writing them is its task.
+        (
+            "Write three quiz questions about photosynthesis.",
+            "Write three quiz questions about photosynthesis, each on its own line.",
+            True,
+        ),
+        (
+            "Answer the question about the planets: {question}",
+            "Answer the question about the planets in one sentence: {question}",
+            True,
+        ),
+    ],
+)
+def test_making_up_a_question_is_a_different_task(original: str, rewrite: str, accepted: bool) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is accepted, verdict.reasons
+    if not accepted:
+        assert "different_task" in [r.code for r in verdict.reasons]

@@ -55,6 +55,10 @@ def ontask_reasons(
         if new_kinds and (sim is None or sim < same_task_similarity):
             reasons.append(Reason("different_task", f"asks for a {'/'.join(new_kinds)}"))
     if not any(r.code == "different_task" for r in reasons):
+        made = _QUESTION_MAKING.search(pair.rewrite)
+        if made and not _QUESTION_MAKING.search(pair.original):
+            reasons.append(Reason("different_task", f"asks to make up a question: {' '.join(made.group(0).split())!r}"))
+    if not any(r.code == "different_task" for r in reasons):
         added = _added_task(pair)
         if added is not None:
             reasons.append(Reason("different_task", f"adds a task: {' '.join(added.split())[:60]!r}"))
@@ -95,6 +99,14 @@ def _requested_artifacts(text: str) -> set[str]:
         found |= _artifacts(match.group(0))
     return found
 
+
+#: Asking the assistant to write a question, quiz or exercise: a different task unless the original asks for one
+#: ("Rewrite the last question as ...", "Write a short question about biology" for a question-answering prompt).
+_QUESTION_MAKING = re.compile(
+    r"\b(?:write|rewrite|re-write|create|compose|generate|make\s+up|craft|formulate|draft|pose|invent)\b"
+    r"[^.?!\n]{0,50}?\b(?:questions?|quiz(?:zes)?|exercises?|riddles?)\b",
+    re.IGNORECASE,
+)
 
 _ADD_VERBS = {"translate", "rewrite", "continue", "summarize", "summarise", "paraphrase", "rephrase"}
 _METHOD_WORDS = re.compile(
