@@ -231,8 +231,8 @@ def _sft_trainer_class(trl: Any) -> Any:
     On a CPU (no Triton), trl's fused LM head scores *every* position, prompt and padding included, and computes
     the entropy of each: with a 151k-token vocabulary (Qwen) and a meta-prompt three times longer than the
     rewrite, that is most of a step. The override computes the same token-mean negative log-likelihood over the
-    completion tokens only (``labels != -100``). Elsewhere, and whenever trl's other loss options are in use,
-    trl's own ``compute_loss`` runs.
+    completion tokens only (``labels != -100``). Elsewhere (a GPU, several processes), and whenever trl's other
+    loss options are in use, trl's own ``compute_loss`` runs.
     """
 
     class CompletionOnlySFTTrainer(trl.SFTTrainer):  # type: ignore[misc, name-defined]
@@ -246,6 +246,7 @@ def _sft_trainer_class(trl: Any) -> Any:
                 and self.compute_loss_func is None
                 and not self.aux_loss_enabled
                 and inputs["input_ids"].device.type == "cpu"
+                and self.accelerator.num_processes == 1  # DDP syncs gradients only through its own forward
             )
             if not own:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
