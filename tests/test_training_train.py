@@ -267,3 +267,35 @@ def test_cpu_completion_only_loss_equals_trl_loss(tiny_chat_model_dir: Path, tmp
         reference = trl.SFTTrainer.compute_loss(trainer, trainer.model, dict(batch))
     assert torch.isclose(ours, reference, rtol=1e-4), (float(ours), float(reference))
     assert trainer._metrics["train"]["mean_token_accuracy"]
+
+
+def test_lora_top_layers_and_drop_truncated(tiny_chat_model_dir: Path, tmp_path: Path) -> None:
+    """LoRA only on the last layer; rows longer than max_length are dropped, not cut."""
+    full = train(_config(tiny_chat_model_dir, tmp_path / "full", "sft", max_steps=1, max_length=1024))
+    top = train(
+        _config(
+            tiny_chat_model_dir,
+            tmp_path / "top",
+            "sft",
+            max_steps=1,
+            lora_top_layers=1,
+            drop_truncated=True,
+            max_length=1024,
+        )
+    )
+    layers = {int(name.split("layers.")[1].split(".")[0]) for name in _tensors(top.adapter_dir)}
+    assert layers == {1}  # the tiny model has layers 0 and 1
+    assert {int(n.split("layers.")[1].split(".")[0]) for n in _tensors(full.adapter_dir)} == {0, 1}
+
+
+def test_drop_truncated_leaves_out_long_rows(
+    tiny_chat_model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def dropped(**overrides: Any) -> int:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="training.trainers"):
+            train(_config(tiny_chat_model_dir, tmp_path / str(len(caplog.records)), "sft", max_steps=1, **overrides))
+        found = [r.getMessage() for r in caplog.records if "were dropped" in r.getMessage()]
+        return int(found[0].split()[0]) if found else 0
+
+    assert dropped(max_length=500, drop_truncated=True) > dropped(max_length=500)

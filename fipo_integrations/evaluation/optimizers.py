@@ -79,8 +79,7 @@ def parse_sources(specs: Sequence[str], *, base_url: str | None = None) -> list[
             raise ValueError(f"empty optimizer spec in {raw!r}; use none, default, a path or a model name")
         if spec.lower() in {"none", "naive"}:
             source = PromptSource(label or "naive")
-        elif spec.startswith("file:"):
-            path = Path(spec[len("file:") :]).expanduser()
+        elif (path := PromptSource("", spec).rewrites_file) is not None:
             if not path.is_file():
                 raise ValueError(f"{raw!r}: no rewrites file at {path}; give file:PATH to a JSONL of naive/rewrite")
             source = PromptSource(label or path.stem, spec)
