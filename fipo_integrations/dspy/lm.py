@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._deps import require
 from ..backends import Backend, GenerationParams, load_backend
+from ..backends.coalesce import RequestCoalescer
 from ..spec import ModelSpec
 from ..templates import ChatMessage
 
@@ -77,6 +79,9 @@ class BackendEngine:
         spec: how to rebuild the backend when a saved program is loaded (``model``, ``adapter``, ``device``);
             ``None`` when the backend was passed in ready-made (such an LM cannot be saved with a program).
         default_max_tokens: reply budget when a request does not set ``max_tokens``.
+        max_batch: concurrent requests (``dspy.Evaluate(num_threads=...)``, ``dspy.Parallel``) that share a
+            batched generate call with the same decoding parameters; 1 sends every request alone. See
+            :class:`~fipo_integrations.backends.coalesce.RequestCoalescer`.
 
     >>> from fipo_integrations.testing import ScriptedBackend
     >>> engine = BackendEngine(ScriptedBackend(lambda prompt, conversation, index: "hi", full=True))
@@ -89,7 +94,14 @@ class BackendEngine:
     supports_response_schema = False
     supported_params = ("temperature", "max_tokens", "top_p", "seed", "stop")
 
-    def __init__(self, backend: Backend, *, spec: dict[str, Any] | None = None, default_max_tokens: int = 512) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        spec: dict[str, Any] | None = None,
+        default_max_tokens: int = 512,
+        max_batch: int = 8,
+    ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(
                 f"backend must be a fipo_integrations Backend, got {type(backend).__name__}; "
@@ -101,6 +113,8 @@ class BackendEngine:
         self.spec = dict(spec) if spec is not None else None
         self.default_max_tokens = default_max_tokens
         self.calls = 0
+        self._coalescer = RequestCoalescer(backend, max_batch=max_batch)
+        self._count_lock = threading.Lock()
 
     # Borrowed, not owned: never duplicate the weights.
     def __copy__(self) -> BackendEngine:
@@ -136,8 +150,9 @@ class BackendEngine:
             raise lm15.UnsupportedFeatureError("LocalLM does not support tools; use a ReAct-free program")
         conversation = request_to_conversation(request)
         params = self._params(request.config)
-        self.calls += 1
-        reply = self.backend.generate([conversation], params)[0][0]  # cut before the first stop string
+        with self._count_lock:
+            self.calls += 1
+        reply = self._coalescer.generate_one(conversation, params)  # cut before the first stop string
         input_tokens = self.backend.count_tokens(conversation)
         output_tokens = self._count(reply)
         finish = "length" if output_tokens is not None and output_tokens >= params.max_new_tokens else "stop"
@@ -209,7 +224,7 @@ def _make_engine(
     if isinstance(model, Backend):
         if adapter is not None or device is not None:
             raise ValueError("adapter= and device= apply to a model spec; a ready-made backend is already loaded")
-        return BackendEngine(model, default_max_tokens=default_max_tokens)
+        return BackendEngine(model, default_max_tokens=default_max_tokens, max_batch=batch_size)
     if model is not None and not isinstance(model, (str, Path)):
         raise TypeError(f"model must be None, a model spec (str or Path) or a fipo Backend, got {type(model).__name__}")
     spec_model = str(model) if model is not None else DEFAULT_TASK_MODEL
@@ -219,7 +234,7 @@ def _make_engine(
         )
     )
     spec = {"model": spec_model, "adapter": str(adapter) if adapter is not None else None, "device": device}
-    return BackendEngine(backend, spec=spec, default_max_tokens=default_max_tokens)
+    return BackendEngine(backend, spec=spec, default_max_tokens=default_max_tokens, max_batch=batch_size)
 
 
 class LocalLM(dspy.LM):  # type: ignore[misc,name-defined]
@@ -233,7 +248,9 @@ class LocalLM(dspy.LM):  # type: ignore[misc,name-defined]
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
         temperature, max_tokens: default decoding for every call (greedy, so answers are reproducible).
         cache: use DSPy's request cache (``dspy.cache``), so identical calls skip the model.
-        batch_size: generation batch size of a model built from a spec.
+        batch_size: the most concurrent requests answered by one batched generate call (and the generation
+            batch size of a model built from a spec); requests from ``dspy.Evaluate(num_threads=n)`` threads
+            are batched together.
         **kwargs: other default request parameters kept by ``dspy.LM`` (for example ``top_p``).
 
     The model string DSPy sees (and keys its cache on) is ``"local/" + backend.model_id``, which includes a
