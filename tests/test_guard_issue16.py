@@ -352,3 +352,41 @@ def test_making_up_a_question_is_a_different_task(original: str, rewrite: str, a
     assert verdict.accepted is accepted, verdict.reasons
     if not accepted:
         assert "different_task" in [r.code for r in verdict.reasons]
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "accepted"),
+    [
+        # A light edit that swaps a term of the task for another.
+        ("How many sides does a hexagon have?", "How many sides does a hexagon have? Reply with the number.", True),
+        ("How many sides does a hexagon have?", "How many sides does a pentagon have?", False),
+        (
+            "Plan the schedule. Ines cannot work on Mondays and Marco wants two shifts.",
+            "Plan the schedule. Ines cannot work on Fridays and Marco wants two shifts.",
+            False,
+        ),
+        # A light edit that drops the negation flips the task.
+        (
+            "Summarise the report and do not mention the budget figures.\n{report}",
+            "Summarise the report and mention the budget figures.\n{report}",
+            False,
+        ),
+        # Spelling fixes, inflections and paraphrases that keep a negation in other words are fine.
+        ("What are the symtoms of dehydration", "What are the symptoms of dehydration?", True),
+        (
+            "Make a shoping list for a week of healthy lunches",
+            "Make a shopping list for a week of healthy lunches.",
+            True,
+        ),
+        (
+            "Rewrite the paragraph to be more concise without losing any information: {paragraph}",
+            "Shorten the paragraph below while keeping all of its information.\n{paragraph}",
+            True,
+        ),
+    ],
+)
+def test_a_light_edit_keeps_the_terms_and_negations(original: str, rewrite: str, accepted: bool) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is accepted, verdict.reasons
+    if not accepted:
+        assert "changed_term" in verdict.codes

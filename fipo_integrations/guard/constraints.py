@@ -7,9 +7,18 @@ the instruction paragraph that precedes a passage.
 
 from __future__ import annotations
 
+import difflib
 import re
 
-from .lexicon import FORMAT_GROUPS, LENGTH_GROUPS, NUMBER_WORDS, OPPOSITES
+from .lexicon import (
+    FORMAT_GROUPS,
+    IMPERATIVE_VERBS,
+    LENGTH_GROUPS,
+    NUMBER_WORDS,
+    OPPOSITES,
+    STOPWORDS,
+    TASK_FAMILIES,
+)
 from .placeholders import extract_placeholders, strip_placeholders
 from .reasons import Reason
 from .text import Pair, content_stems, has_phrase, normalise, numbers, plain, proper_nouns, quoted, stem, words
@@ -299,7 +308,8 @@ def _drops_leading_instruction(pair: Pair) -> str | None:
 
 
 def _opposite_reasons(pair: Pair) -> list[Reason]:
-    """A word of the original replaced by its opposite ("in the future tense" -> "in the past tense")."""
+    """A word of the original replaced by its opposite ("in the future tense" -> "in the past tense"), a
+    negation dropped, or in a light edit a term swapped for another ("hexagon" -> "pentagon")."""
     before = {w.lower() for w in words(pair.original)}
     after = {w.lower() for w in words(pair.rewrite)}
     reasons = []
@@ -307,6 +317,75 @@ def _opposite_reasons(pair: Pair) -> list[Reason]:
         for old, new in ((a, b), (b, a)):
             if old in before and old not in after and new in after and new not in before:
                 reasons.append(Reason("changed_term", f"{old} -> {new}"))
+    reasons += _light_edit_reasons(pair)
+    return reasons
+
+
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nothing|nobody|neither|nor|without|cannot|\w+n't|except|avoid)\b", re.I)
+#: Ways a rewrite may keep a negation in other words ("leave out", "exclude", "only", "must not").
+_NEGATIVE_WORDS = re.compile(
+    r"\b(?:exclud\w*|omit\w*|skip\w*|leave\s+out|refrain|forbid\w*|prohibit\w*|instead\s+of|other\s+than|"
+    r"free\s+of|un\w+|non-?\w+|only|solely|absent|lack\w*|missing|fail\w*|false|don’t|won’t|can’t|isn’t)\b",
+    re.I,
+)
+
+
+def _negations(text: str) -> set[str]:
+    return {m.group(0).lower() for m in _NEGATION.finditer(strip_placeholders(text))}
+
+
+def _task_word(word: str) -> bool:
+    """``word`` is a task verb or noun of the lexicon, allowing an inflection ("summary", "rendering")."""
+    return any(
+        word.startswith(member) and len(word) - len(member) <= 4
+        for members in TASK_FAMILIES.values()
+        for member in members
+        if " " not in member
+    )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: a swap of two neighbouring letters counts once ("recieve")."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _light_edit_reasons(pair: Pair) -> list[Reason]:
+    """In a light edit (most words kept, in order): a negation dropped, two terms exchanged, or a content word
+    replaced by one the original lacks ("hexagon" -> "pentagon"; spelling fixes and verbs excepted)."""
+    before = [w.lower().replace("’", "'") for w in words(pair.original)]
+    after = [w.lower().replace("’", "'") for w in words(pair.rewrite)]
+    if len(before) < 4:
+        return []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    if sum(block.size for block in matcher.get_matching_blocks()) < 0.7 * len(before):
+        return []
+    reasons = []
+    negations = _negations(pair.original)
+    if negations and not _negations(pair.rewrite) and not _NEGATIVE_WORDS.search(pair.rewrite):
+        reasons.append(Reason("changed_term", f"drops the negation {sorted(negations)[0]!r}"))
+    replaced = [(before[i1:i2], after[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag == "replace"]
+    for old, new in replaced:
+        if (new, old) in replaced and old != new:  # two terms exchanged ("Fahrenheit to Celsius" reversed)
+            reasons.append(Reason("changed_term", f"{' '.join(old)} <-> {' '.join(new)} exchanged"))
+            break
+    for old, new in replaced:
+        if len(old) != 1 or len(new) != 1 or not (old[0].isascii() and new[0].isascii()):
+            continue
+        a, b = old[0].replace("'", ""), new[0].replace("'", "")
+        if a in STOPWORDS or b in STOPWORDS or len(a) < 4 or len(b) < 4 or {a, b} & IMPERATIVE_VERBS:
+            continue
+        if _edit_distance(a, b) <= (1 if len(a) <= 7 else 2) or stem(a) in pair.rewrite_stems:
+            continue  # a spelling fix or an inflection; or the word is still there
+        if stem(b) not in pair.original_stems and not (_task_word(a) or _task_word(b)):
+            reasons.append(Reason("changed_term", f"{old[0]} -> {new[0]}"))
     return reasons
 
 
