@@ -3,7 +3,7 @@
 The split is by a hash of the original prompt (``benchmarks/guard_calibration.py``); the guard's rules and
 thresholds were fitted on the ``tune`` split only. The floors below are the rates measured on the test split
 when the guard was calibrated. Issue 16 asks for 97% good accepted, 97% bad rejected and 90% per bad
-category; the measured rates are lower (94.7%, 87.4%, weakest category 66.7%), so the floors keep what was
+category; the measured rates are lower (94.3%, 88.4%, weakest category 66.7%), so the floors keep what was
 reached and the gap stays open.
 """
 

@@ -390,3 +390,31 @@ def test_a_light_edit_keeps_the_terms_and_negations(original: str, rewrite: str,
     assert verdict.accepted is accepted, verdict.reasons
     if not accepted:
         assert "changed_term" in verdict.codes
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "code"),
+    [
+        ("Suggest a name for a bakery.", "Suggest a name for a bakery. The answer is N.", "wrong_format"),
+        ("Describe the smell of rain.", "Describe the smell of rain. End with the number of senses.", "wrong_format"),
+        (
+            "Write a cover letter for a barista job.",
+            "Write a cover letter for a barista job, signed [Your Name].",
+            "new_placeholder",
+        ),
+        ("How many legs does a spider have?", "How many legs does a spider have? Reply with the number only.", None),
+        (
+            "Classify the tweet as joy or anger.\n{tweet}",
+            'Classify the tweet as joy or anger and reply in the form "Emotion: [Label]".\n{tweet}',
+            None,
+        ),
+        ("Write a letter to [Name] about the delay.", "Write a short letter to [Name] about the delay.", None),
+    ],
+)
+def test_a_numeric_format_for_a_task_without_numbers_and_new_fill_in_slots(
+    original: str, rewrite: str, code: str | None
+) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is (code is None), verdict.reasons
+    if code is not None:
+        assert code in verdict.codes

@@ -21,7 +21,19 @@ from .lexicon import (
 )
 from .placeholders import extract_placeholders, strip_placeholders
 from .reasons import Reason
-from .text import Pair, content_stems, has_phrase, normalise, numbers, plain, proper_nouns, quoted, stem, words
+from .text import (
+    Pair,
+    content_stems,
+    has_phrase,
+    normalise,
+    numbers,
+    plain,
+    proper_nouns,
+    quoted,
+    sentences,
+    stem,
+    words,
+)
 
 __all__ = ["kept_reasons", "options"]
 
@@ -389,6 +401,11 @@ def _light_edit_reasons(pair: Pair) -> list[Reason]:
     return reasons
 
 
+#: A fill-in slot a user would have to replace: "[Your Name]", "<company>" (not a markdown link, not an option).
+_SLOT = re.compile(r"\[[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}\](?!\()|<[a-z]+(?:[ _][a-z]+){0,3}>")
+_FORMAT_SENTENCE = re.compile(r"\b(?:form|format|reply|respond|answer|output|return|end\s+with|as\s+follows)\b", re.I)
+
+
 def kept_reasons(pair: Pair, *, placeholders: bool, facts: bool, opts: bool, constraints: bool) -> list[Reason]:
     """What the original states and the rewrite lost."""
     reasons: list[Reason] = []
@@ -396,6 +413,12 @@ def kept_reasons(pair: Pair, *, placeholders: bool, facts: bool, opts: bool, con
         before, after = extract_placeholders(pair.original), extract_placeholders(pair.rewrite)
         reasons += [Reason("lost_placeholder", token) for token in sorted(before) if token not in after]
         reasons += [Reason("new_placeholder", token) for token in sorted(after) if token not in before]
+        slots = {m.group(0) for m in _SLOT.finditer(pair.original)}
+        for sentence in sentences(pair.rewrite):
+            if _FORMAT_SENTENCE.search(sentence):
+                continue  # "Reply in the form 'Emotion: [label]'" describes the answer, no slot to fill
+            for slot in sorted({m.group(0) for m in _SLOT.finditer(sentence)} - slots):
+                reasons.append(Reason("new_placeholder", f"a fill-in slot {slot!r} the original does not have"))
     if facts:
         reasons += [Reason("lost_number", n) for n in sorted(numbers(pair.original)) if not _keeps_number(n, pair)]
         for word in sorted(_number_words(pair.original)):

@@ -20,6 +20,7 @@ CODES: dict[str, str] = {
     "widened_labels": "the rewrite adds a label to the original's label set",
     "changed_term": "a term of the original is replaced by its opposite (future -> past, positive -> negative)",
     "lost_format": "an output-format constraint of the original is missing",
+    "wrong_format": "an output format that does not fit the task (a number for a task without numbers)",
     "lost_length": "a length or count constraint of the original is missing",
     "lost_instruction": "the instruction before a passage is dropped",
     "invented_number": "a number absent from the original (and silver/golden responses)",

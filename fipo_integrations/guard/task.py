@@ -11,10 +11,10 @@ import re
 from collections import Counter
 
 from ..templates import OPTIMIZER_TEMPLATE
-from .lexicon import ARTIFACTS, IMPERATIVE_VERBS, TASK_FAMILIES
+from .lexicon import ARTIFACTS, IMPERATIVE_VERBS, NUMBER_WORDS, TASK_FAMILIES
 from .placeholders import extract_placeholders, strip_placeholders
 from .reasons import Reason
-from .text import Pair, content_stems, has_phrase, normalise, numbers, plain, sentences, words
+from .text import NUMBER, Pair, content_stems, has_phrase, normalise, numbers, plain, sentences, words
 
 __all__ = ["families", "is_instruction", "lead_verbs", "sentence_is_instruction", "task_reasons"]
 
@@ -235,6 +235,28 @@ def families(text: str) -> set[str]:
     return {name for name, members in TASK_FAMILIES.items() if any(has_phrase(text_plain, m) for m in members)}
 
 
+#: A numeric answer format: "The answer is N", "end with the number", "reply with the number only".
+_NUMERIC_FORMAT = re.compile(
+    r"\b(?:the\s+(?:final\s+)?answer\s+is\s+(?:N|<?number>?|\$?\d[\d,.]*|X)\b|answer:\s*<?(?:N|number)>?\b|"
+    r"(?:end|finish|reply|respond|answer)\s+with\s+(?:only\s+)?(?:the|a|one)\s+(?:final\s+)?(?:number|integer|"
+    r"numeric\s+(?:value|answer))|(?:as|give)\s+(?:only\s+)?(?:a|the)\s+(?:single\s+)?(?:number|integer)\b)",
+    re.I,
+)
+_NUMERIC_TASK = re.compile(
+    r"\b(?:how\s+(?:many|much|long|far|old)|calculat\w*|comput\w*|count\w*|solv\w*|sum|total|average|mean|"
+    r"percent\w*|cost\w*|price\w*|numbers?|numeric\w*|math\w*|arithmetic|equation\w*|digits?|score\w*|rate|"
+    r"rating|probabilit\w*|estimat\w*|measure\w*|quantit\w*|amount|year|date|age|temperature|distance)\b",
+    re.I,
+)
+
+
+def _numeric_task(text: str) -> bool:
+    """The task involves numbers: it has some, or asks how many, to calculate, count, solve, ..."""
+    return bool(NUMBER.search(strip_placeholders(text)) or _NUMERIC_TASK.search(text)) or bool(
+        {w.lower() for w in words(text)} & NUMBER_WORDS.keys()
+    )
+
+
 def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     original, rewrite = pair.original, pair.rewrite
     reasons: list[Reason] = []
@@ -271,6 +293,9 @@ def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     signoff = _SIGNOFF.search(rewrite)
     if signoff and not _SIGNOFF.search(original):
         reasons.append(Reason("chat_preamble", f"sign-off {signoff.group(0)!r}"))
+    forced = _NUMERIC_FORMAT.search(rewrite)
+    if forced and not _NUMERIC_FORMAT.search(original) and not _numeric_task(original):
+        reasons.append(Reason("wrong_format", f"asks for a number: {' '.join(forced.group(0).split())!r}"))
     meta = _meta_echo(original, rewrite)
     if meta is not None:
         reasons.append(Reason("meta_echo", f"the optimizer's meta-prompt: {meta!r}"))
