@@ -11,7 +11,9 @@ program is scored on a held-back split no contender saw:
 - ``mipro``: ``dspy.MIPROv2`` instruction-only (no demos), ``num_candidates`` instructions, as many trials,
   full evaluation on the validation set;
 - ``gepa``: ``dspy.GEPA`` with its default reflective proposer, ``max_metric_calls`` = the budget;
-- ``gepa-fipo``: ``dspy.GEPA`` with :class:`~fipo_integrations.FIPOProposer` as ``instruction_proposer``.
+- ``gepa-fipo``: ``dspy.GEPA`` with :class:`~fipo_integrations.FIPOProposer` as ``instruction_proposer``;
+- ``fipo-prompt-model``: the FIPO teleprompter with ``--prompt-model`` as its optimizer model (the FIPO
+  template, no adapter): the FIPO method with the same proposer model as COPRO, MIPROv2 and GEPA.
 
 COPRO, MIPROv2 and GEPA's proposer use ``--prompt-model`` (default: the embedded Qwen2.5-Coder-1.5B-Instruct,
 eleven times the default FIPO model; the 0.5B fails COPRO's two-field proposal format). Printed per program: held-
@@ -49,7 +51,7 @@ from fipo_integrations.backends.base import Backend, GenerationParams
 from fipo_integrations.evaluation.stats import paired_difference, wilson_interval
 from fipo_integrations.templates import ChatMessage
 
-METHODS = ("fipo", "copro", "mipro", "gepa", "gepa-fipo")
+METHODS = ("fipo", "copro", "mipro", "gepa", "gepa-fipo", "fipo-prompt-model")
 
 
 class CountingBackend(Backend):
@@ -120,7 +122,10 @@ def compile_with(
     if method in ("fipo", "gepa-fipo"):
         fipo_backend = CountingBackend(make_backend(args.fipo_model))
         fipo_optimizer = PromptOptimizer(fipo_backend, cache=False)
-    if method == "fipo":
+    elif method == "fipo-prompt-model":
+        fipo_backend = CountingBackend(prompt_lm.backend)  # the loaded prompt-model weights
+        fipo_optimizer = PromptOptimizer(fipo_backend, cache=False)
+    if method in ("fipo", "fipo-prompt-model"):
         teleprompter = FIPO(
             metric=metric,
             optimizer=fipo_optimizer,
@@ -216,7 +221,9 @@ def run_program(
             "method": method,
             "task_model": args.task_model,
             "prompt_model": args.prompt_model if method in ("copro", "mipro", "gepa") else None,
-            "optimizer_model": args.fipo_model or "default" if method in ("fipo", "gepa-fipo") else None,
+            "optimizer_model": (args.prompt_model if method == "fipo-prompt-model" else args.fipo_model or "default")
+            if method in ("fipo", "gepa-fipo", "fipo-prompt-model")
+            else None,
             "adapter": args.adapter,
             "seed": args.seed,
             "train": len(program.train),
@@ -239,6 +246,11 @@ def run_program(
         )
 
 
+def _proposer(row: dict[str, Any]) -> str:
+    model = str(row.get("optimizer_model") or row.get("prompt_model") or "")
+    return model.removeprefix("embedded:").replace("default", "FIPO default (SmolLM2-135M + adapter)")
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Markdown table per (program, task model) of the result rows."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -254,14 +266,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"[{100 * low:.1f}, {100 * high:.1f}]\n"
         )
         print(
-            "| method | held-back after [95% CI] | Δ vs uncompiled [95% CI] (p) | optimizer-model generations "
-            "| task-model calls (compile) | metric calls | compile wall time (s) |"
+            "| method | proposer model | held-back after [95% CI] | Δ vs uncompiled [95% CI] (p) "
+            "| optimizer-model generations | task-model calls (compile) | metric calls | compile wall time (s) |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for row in group:
             if row.get("error"):
                 print(
-                    f"| {row['method']} | failed to compile | | | {row['task_calls']} | "
+                    f"| {row['method']} | {_proposer(row)} | failed to compile | | | {row['task_calls']} | "
                     f"| {row['compile_seconds']:.0f} |"
                 )
                 continue
@@ -269,7 +281,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             low, high = wilson_interval(sum(after), len(after))
             diff = paired_difference(row["before"], after)
             print(
-                f"| {row['method']} | {100 * sum(after) / len(after):.1f}% [{100 * low:.1f}, {100 * high:.1f}] | "
+                f"| {row['method']} | {_proposer(row)} | "
+                f"{100 * sum(after) / len(after):.1f}% [{100 * low:.1f}, {100 * high:.1f}] | "
                 f"{100 * diff.difference:+.1f} [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}] "
                 f"(p {diff.p_value:.2f}) | {row['optimizer_generations']} | {row['task_calls']} | "
                 f"{row['metric_calls']} | {row['compile_seconds']:.0f} |"
