@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from training.pop import POP_FIELDS
+
 SEED_DIR = Path(__file__).resolve().parents[1] / "training" / "data" / "pop-seed"
-POP_FIELDS = {
-    "id",
-    "raw_prompt",
-    "text003_response_based_raw",
-    "gpt4_response_based_raw",
-    "chatgpt_optimized_prompt",
-    "gpt4_optimized_prompt",
-}
 KINDS = {
     "arithmetic",
     "multi_step_reasoning",
@@ -58,7 +52,7 @@ def _normalised(text: str) -> str:
 def test_size_schema_and_kinds(records: list[dict[str, str]]) -> None:
     assert len(records) >= 600
     for record in records:
-        assert set(record) >= POP_FIELDS, record["id"]
+        assert set(record) >= set(POP_FIELDS), record["id"]
         assert all(isinstance(record[f], str) and record[f].strip() for f in POP_FIELDS), record["id"]
         assert record["task_kind"] in KINDS
     assert len({r["task_kind"] for r in records}) >= 12
@@ -118,7 +112,7 @@ def test_seed_parts_and_split_agree(records: list[dict[str, str]]) -> None:
 
 
 def test_guard_accepts_the_gold_rewrites(records: list[dict[str, str]]) -> None:
-    """The guard accepts at least 85% of the hand-written v1 gold rewrites (measured: 512 of 600).
+    """The guard accepts at least 85% of the hand-written v1 gold rewrites (measured: 516 of 600).
 
     The v1 gold rewrites were written before the guard rejected invented content: about one in seven adds a
     fact the original does not state (a language "in Python", ESRB age ratings, "F(0) = 0", a new quoted

@@ -388,7 +388,10 @@ def _light_edit_reasons(pair: Pair) -> list[Reason]:
         if (new, old) in replaced and old != new:  # two terms exchanged ("Fahrenheit to Celsius" reversed)
             reasons.append(Reason("changed_term", f"{' '.join(old)} <-> {' '.join(new)} exchanged"))
             break
-    for old, new in replaced:
+    near_copy = sum(block.size for block in matcher.get_matching_blocks()) >= 0.85 * len(before) and len(
+        after
+    ) <= 1.3 * len(before)
+    for old, new in replaced if near_copy else []:
         if len(old) != 1 or len(new) != 1 or not (old[0].isascii() and new[0].isascii()):
             continue
         a, b = old[0].replace("'", ""), new[0].replace("'", "")
@@ -401,8 +404,9 @@ def _light_edit_reasons(pair: Pair) -> list[Reason]:
     return reasons
 
 
-#: A fill-in slot a user would have to replace: "[Your Name]", "<company>" (not a markdown link, not an option).
-_SLOT = re.compile(r"\[[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}\](?!\()|<[a-z]+(?:[ _][a-z]+){0,3}>")
+#: A fill-in slot a user would have to replace: "[Your Name]" (not a markdown link, not an option; "<label>" is
+#: left alone: rewrites use it to show the shape of the reply).
+_SLOT = re.compile(r"\[[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}\](?!\()")
 _FORMAT_SENTENCE = re.compile(r"\b(?:form|format|reply|respond|answer|output|return|end\s+with|as\s+follows)\b", re.I)
 
 

@@ -237,7 +237,7 @@ def families(text: str) -> set[str]:
 
 #: A numeric answer format: "The answer is N", "end with the number", "reply with the number only".
 _NUMERIC_FORMAT = re.compile(
-    r"\b(?:the\s+(?:final\s+)?answer\s+is\s+(?:N|<?number>?|\$?\d[\d,.]*|X)\b|answer:\s*<?(?:N|number)>?\b|"
+    r"\b(?:the\s+(?:final\s+)?answer\s+is\s+(?:N|<?number>?|\$?\d[\d,.]*)\b|answer:\s*<?(?:N|number)>?\b|"
     r"(?:end|finish|reply|respond|answer)\s+with\s+(?:only\s+)?(?:the|a|one)\s+(?:final\s+)?(?:number|integer|"
     r"numeric\s+(?:value|answer))|(?:as|give)\s+(?:only\s+)?(?:a|the)\s+(?:single\s+)?(?:number|integer)\b)",
     re.I,
@@ -294,7 +294,8 @@ def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     if signoff and not _SIGNOFF.search(original):
         reasons.append(Reason("chat_preamble", f"sign-off {signoff.group(0)!r}"))
     forced = _NUMERIC_FORMAT.search(rewrite)
-    if forced and not _NUMERIC_FORMAT.search(original) and not _numeric_task(original):
+    visible = not extract_placeholders(original)  # a template's task may be numeric in its {input}
+    if forced and visible and not _NUMERIC_FORMAT.search(original) and not _numeric_task(original):
         reasons.append(Reason("wrong_format", f"asks for a number: {' '.join(forced.group(0).split())!r}"))
     meta = _meta_echo(original, rewrite)
     if meta is not None:
