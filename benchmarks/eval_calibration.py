@@ -145,10 +145,7 @@ def _lm_eval_results(
         log_samples=True,
         apply_chat_template=chat,
         fewshot_as_multiturn=chat,
-        random_seed=args.seed,
-        numpy_random_seed=args.seed,
-        torch_random_seed=args.seed,
-        fewshot_random_seed=args.seed,
+        **dict.fromkeys(("random_seed", "numpy_random_seed", "torch_random_seed", "fewshot_random_seed"), args.seed),
         bootstrap_iters=0,
     )
     results: dict[str, dict[str, Any]] = {}

@@ -26,27 +26,19 @@ except PackageNotFoundError:  # a source tree that is not installed
 # imported lazily, after this). See "Environment variables" in docs/runtime.md.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# name -> the module that defines it; resolved on first access (PEP 562).
-_LAZY: dict[str, str] = {
-    "PromptOptimizer": "fipo_integrations.engine",
-    "OptimizationResult": "fipo_integrations.engine",
-    "OptimizationRequest": "fipo_integrations.engine",
-    "GuardConfig": "fipo_integrations.guard",
-    "check_rewrite": "fipo_integrations.guard",
-    "RewriteCache": "fipo_integrations.cache",
-    "Backend": "fipo_integrations.backends",
-    "GenerationParams": "fipo_integrations.backends",
-    "make_backend": "fipo_integrations.backends",
-    "load_backend": "fipo_integrations.backends",
-    "ModelSpec": "fipo_integrations.spec",
-    "MissingDependencyError": "fipo_integrations._deps",
-    "ModelNotAvailableError": "fipo_integrations.models",
-    "FIPOOptimizer": "fipo_integrations.langchain",
-    "FIPO": "fipo_integrations.dspy",
-    "FIPOTeleprompter": "fipo_integrations.dspy",
-    "FIPOProposer": "fipo_integrations.dspy",
-    "LocalLM": "fipo_integrations.dspy",
+# module -> the names it defines; each name is imported on first access (PEP 562).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "engine": ("PromptOptimizer", "OptimizationResult", "OptimizationRequest"),
+    "guard": ("GuardConfig", "check_rewrite"),
+    "cache": ("RewriteCache",),
+    "backends": ("Backend", "GenerationParams", "make_backend", "load_backend"),
+    "spec": ("ModelSpec",),
+    "_deps": ("MissingDependencyError",),
+    "models": ("ModelNotAvailableError",),
+    "langchain": ("FIPOOptimizer",),
+    "dspy": ("FIPO", "FIPOTeleprompter", "FIPOProposer", "LocalLM"),
 }
+_LAZY = {name: f"{__name__}.{module}" for module, names in _EXPORTS.items() for name in names}
 
 __all__ = ["__version__", *sorted(_LAZY)]
 

@@ -28,13 +28,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from .validation import check_max_words, check_text, decode_utf8, parse_json
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_N = TypeVar("_N", int, float)
 
 #: Subcommands that live in the runtime package: "module:function(subparsers)".
 _BUILTIN_COMMANDS = ("fipo_integrations.evaluation.cli:register",)
@@ -53,37 +54,24 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------------------ argument types
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"must be >= 0 (0 is greedy decoding), got {value}")
-    return value
+def _number_type(convert: Callable[[str], _N], minimum: _N, expected: str, bound: str) -> Callable[[str], _N]:
+    """An argparse ``type``: ``convert`` the text, then require at least ``minimum`` (which also rejects nan)."""
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _max_words(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of words >= 1, got {text!r}") from None
-    try:
-        checked = check_max_words(value, "--max-words")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of words >= 1, got {value}") from None
-    assert checked is not None
-    return checked
+_non_negative_float = _number_type(float, 0.0, "a number >= 0", ">= 0 (0 is greedy decoding)")
+_positive_int = _number_type(int, 1, "a whole number >= 1", ">= 1")
+_max_words = _number_type(int, 1, "a whole number of words >= 1", "a whole number of words >= 1")
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:

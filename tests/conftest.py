@@ -1,10 +1,15 @@
-"""Shared fixtures: isolated rewrite cache, scripted backends, a tiny random chat model, the embedded model."""
+"""Shared fixtures: isolated rewrite cache, scripted backends, a tiny random chat model, the embedded model,
+fake OpenAI-compatible endpoints."""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +94,40 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+#: ``reply(request, body)`` of a fake endpoint: the JSON to answer with, or an ``int`` HTTP error status.
+ChatReply = Callable[[BaseHTTPRequestHandler, Any], Any]
+
+
+@pytest.fixture
+def chat_endpoint() -> Iterator[Callable[[ChatReply], str]]:
+    """Starts fake OpenAI-compatible endpoints: ``chat_endpoint(reply)`` serves every POSTed JSON body with
+    ``reply`` in a thread and returns ``http://127.0.0.1:PORT``; the servers stop when the test ends."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(reply: ChatReply) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                answer = reply(self, json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                if isinstance(answer, int):
+                    self.send_error(answer)
+                    return
+                payload = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 import sys
-import threading
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,41 +39,28 @@ def test_make_backend_validation() -> None:
 
 
 # --------------------------------------------------------------------------- OpenAI-compatible endpoint
-class _Handler(BaseHTTPRequestHandler):
+class _Echo:
+    """A fake endpoint that echoes the last message: the requests it saw, and whether it ignores ``n``."""
+
     requests: ClassVar[list[dict[str, Any]]] = []
     ignore_n = False
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+    @classmethod
+    def reply(cls, request: BaseHTTPRequestHandler, body: Any) -> Any:
+        cls.requests.append({"path": request.path, "body": body, "auth": request.headers.get("Authorization")})
         if body["messages"][-1]["content"] == "fail":
-            self.send_response(500)
-            self.end_headers()
-            self.wfile.write(b"boom")
-            return
-        n = 1 if type(self).ignore_n else body.get("n", 1)
+            return HTTPStatus.INTERNAL_SERVER_ERROR
+        n = 1 if cls.ignore_n else body.get("n", 1)
         text = body["messages"][-1]["content"]
         choices = [{"message": {"role": "assistant", "content": f" echo {i}: {text[-20:]} "}} for i in range(n)]
-        payload = json.dumps({"choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        return {"choices": choices}
 
 
 @pytest.fixture
-def endpoint():  # type: ignore[no-untyped-def]
-    _Handler.requests = []
-    _Handler.ignore_n = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def endpoint(chat_endpoint: Callable[[Any], str]) -> str:
+    _Echo.requests = []
+    _Echo.ignore_n = False
+    return chat_endpoint(_Echo.reply) + "/v1"
 
 
 def test_openai_backend_batches_and_sends_parameters(endpoint: str) -> None:
@@ -83,18 +70,18 @@ def test_openai_backend_batches_and_sends_parameters(endpoint: str) -> None:
         [CONVERSATION, [{"role": "user", "content": "Other"}]], GenerationParams(max_new_tokens=9)
     )
     assert replies == [["echo 0: Say hi."], ["echo 0: Other"]]
-    first = _Handler.requests[0]
+    first = _Echo.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer secret"
     assert first["body"]["model"] == "fipo-70b" and first["body"]["max_tokens"] == 9
     assert first["body"]["temperature"] == 0.0 and "seed" not in first["body"]
 
 
 def test_openai_backend_tops_up_when_server_ignores_n(endpoint: str) -> None:
-    _Handler.ignore_n = True
+    _Echo.ignore_n = True
     backend = OpenAICompatibleBackend(endpoint)
     replies = backend.generate([CONVERSATION], GenerationParams(temperature=0.7, num_candidates=3, seed=5))
     assert len(replies[0]) == 3
-    assert [r["body"]["seed"] for r in _Handler.requests] == [5, 6, 7]
+    assert [r["body"]["seed"] for r in _Echo.requests] == [5, 6, 7]
 
 
 def test_openai_backend_errors_are_clear(endpoint: str) -> None:

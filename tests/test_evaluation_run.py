@@ -6,8 +6,9 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -277,37 +278,20 @@ def test_three_items_with_the_embedded_models(tmp_path: Path, embedded_model_dir
     assert (tmp_path / "report.png").stat().st_size > 1000
 
 
-def test_endpoint_testing_model_generates_and_scores_multiple_choice(tmp_path: Path) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+def test_endpoint_testing_model_generates_and_scores_multiple_choice(
+    tmp_path: Path, chat_endpoint: Callable[[Any], str]
+) -> None:
     requests: list[dict[str, object]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            requests.append(body)
-            reply = "B. that one\n\nQ: more" if "Goal:" in body["messages"][-1]["content"] else "?"
-            payload = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def reply(_: object, body: Any) -> Any:
+        requests.append(body)
+        text = "B. that one\n\nQ: more" if "Goal:" in body["messages"][-1]["content"] else "?"
+        return {"choices": [{"message": {"content": text}}]}
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1#served"
-        model = make_testing_model(url)
-        assert model.generate(["Goal: x"], max_new_tokens=4, stop=["\n\n"]) == ["B. that one"]
-        report = run_evaluation(_config(tmp_path, benchmarks=("piqa",), optimizers=("none",), models=(url,)))
-    finally:
-        server.shutdown()
+    url = chat_endpoint(reply) + "/v1#served"
+    model = make_testing_model(url)
+    assert model.generate(["Goal: x"], max_new_tokens=4, stop=["\n\n"]) == ["B. that one"]
+    report = run_evaluation(_config(tmp_path, benchmarks=("piqa",), optimizers=("none",), models=(url,)))
     assert report["results"][0]["model"] == "served" and report["results"][0]["correct"] == 2  # targets B, A, B
     assert all(request["model"] == "served" and request["temperature"] == 0.0 for request in requests)
 

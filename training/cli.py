@@ -89,21 +89,14 @@ def _cmd_pop_build(args: argparse.Namespace) -> int:
 
 @_errors_to_exit
 def _cmd_pop_diversify(args: argparse.Namespace) -> int:
-    from .diversify import diversify, write_datasets
+    from .diversify import diversify_with, write_datasets
     from .pop import load_pop
 
     report = load_pop(args.input, skip_invalid=args.skip_invalid)
     print(report.summary())
     for error in report.errors[:10]:
         print(f"  skipped {error}")
-    result = diversify(
-        report.records,
-        seed=args.seed,
-        multiple_choice_fraction=args.multiple_choice_fraction,
-        label_noise=args.label_noise,
-        none_fraction=args.none_fraction,
-        budget=args.budget,
-    )
+    result = diversify_with(report.records, args)
     paths = write_datasets(result, args.output_dir)
     print(json.dumps(result.stats))
     for name, path in paths.items():

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from .config import TrainConfig
-from .diversify import diversify, ipl_rows, preference_rows, sft_rows
+from .diversify import diversify_with, ipl_rows, preference_rows, sft_rows
 from .pop import ALIASES, POPValidationError, load_pop, read_records
 
 __all__ = ["detect_format", "load_training_rows", "to_trl_rows"]
@@ -102,14 +102,7 @@ def load_training_rows(config: TrainConfig) -> list[dict[str, Any]]:
     if fmt == "pop":
         report = load_pop(config.data, skip_invalid=config.skip_invalid)
         logger.info("%s", report.summary())
-        result = diversify(
-            report.records,
-            seed=config.seed,
-            multiple_choice_fraction=config.multiple_choice_fraction,
-            label_noise=config.label_noise,
-            none_fraction=config.none_fraction,
-            budget=config.budget,
-        )
+        result = diversify_with(report.records, config)
         if config.stage == "sft":
             return sft_rows(result)
         return ipl_rows(result) if config.stage == "ipl" else preference_rows(result)

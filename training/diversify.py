@@ -59,6 +59,7 @@ __all__ = [
     "DiversifiedItem",
     "DiversifyResult",
     "diversify",
+    "diversify_with",
     "ipl_rows",
     "optimizer_messages",
     "preference_rows",
@@ -171,6 +172,19 @@ def diversify(
         "without_naive_response": sum(not item.silver_response.strip() for item in items),
     }
     return DiversifyResult(items, seed, multiple_choice_fraction, label_noise, stats)
+
+
+def diversify_with(records: Sequence[POPRecord], settings: Any) -> DiversifyResult:
+    """:func:`diversify` with the settings of the same names on ``settings``: a
+    :class:`~training.config.TrainConfig` or the parsed ``fipo pop diversify`` arguments."""
+    return diversify(
+        records,
+        seed=settings.seed,
+        multiple_choice_fraction=settings.multiple_choice_fraction,
+        label_noise=settings.label_noise,
+        none_fraction=settings.none_fraction,
+        budget=settings.budget,
+    )
 
 
 def _diversify_one(

@@ -23,14 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._deps import require
-from ..models import (
-    DEFAULT_EMBEDDED,
-    DEFAULT_MODEL,
-    ModelNotAvailableError,
-    bundled_adapter_dir,
-    directory_fingerprint,
-    embedded_gguf,
-)
+from ..models import ModelNotAvailableError, _expand_default, directory_fingerprint, embedded_gguf
 from ..templates import ChatMessage
 from .base import Backend, GenerationParams, cut_at_stop
 
@@ -58,11 +51,7 @@ def resolve_gguf(model: str | Path | None, adapter: str | Path | None) -> tuple[
 
     ``adapter`` may be a ``.gguf`` LoRA file or a PEFT adapter directory that holds ``adapter.gguf``.
     """
-    text = DEFAULT_MODEL if model is None else str(model)
-    default_adapter: Path | None = None
-    if text == DEFAULT_MODEL:
-        text = f"embedded:{DEFAULT_EMBEDDED}"
-        default_adapter = bundled_adapter_dir()
+    text, default_adapter = _expand_default(model)
     if text.startswith("embedded:"):
         path = embedded_gguf(text.split(":", 1)[1])
     else:

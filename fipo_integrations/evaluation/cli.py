@@ -15,6 +15,9 @@ from typing import Any
 __all__ = ["register"]
 
 _BENCHMARKS = ("gsm8k", "bbh", "piqa", "cosmosqa", "mmlu")
+#: What ``--model`` and ``--optimizer`` default to when not given.
+_DEFAULT_MODELS = ("embedded:smollm2-135m-instruct",)
+_DEFAULT_OPTIMIZERS = ("none", "default")
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, int]:
@@ -46,8 +49,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             out_dir=args.out,
             data_dir=args.data_dir,
             benchmarks=_benchmarks(args.benchmark),
-            models=args.model or ["embedded:smollm2-135m-instruct"],
-            optimizers=args.optimizer or ["none", "default"],
+            models=args.model or list(_DEFAULT_MODELS),
+            optimizers=args.optimizer or list(_DEFAULT_OPTIMIZERS),
             optimizer_base_url=args.optimizer_base_url,
             optimizer_cache=not args.no_optimizer_cache,
             limit=args.limit,
@@ -87,6 +90,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spec_group(parser: Any, title: str, option: str, kinds: str, default: tuple[str, ...]) -> Any:
+    """An argument group led by ``option``, a repeatable ``[LABEL=]SPEC`` (``default`` when not given)."""
+    group = parser.add_argument_group(title)
+    group.add_argument(
+        option, action="append", metavar="[LABEL=]SPEC", help=f"repeatable: {kinds} (default: {' and '.join(default)})"
+    )
+    return group
+
+
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand to the ``fipo`` parser."""
     parser = subparsers.add_parser(
@@ -121,13 +133,12 @@ def register(subparsers: Any) -> None:
         default="per-subject",
         help="one MMLU instruction per subject or one for all",
     )
-    models = parser.add_argument_group("testing models")
-    models.add_argument(
+    models = _spec_group(
+        parser,
+        "testing models",
         "--model",
-        action="append",
-        metavar="[LABEL=]SPEC",
-        help="repeatable: embedded:NAME, a model directory, http://host/v1#MODEL, vllm:PATH "
-        "(default: embedded:smollm2-135m-instruct)",
+        "embedded:NAME, a model directory, http://host/v1#MODEL, vllm:PATH",
+        _DEFAULT_MODELS,
     )
     models.add_argument(
         "--mc-scoring", choices=["auto", "logprob", "generate"], default="auto", help="multiple-choice scoring"
@@ -151,13 +162,13 @@ def register(subparsers: Any) -> None:
         "bfloat16, float16 or float32; $FIPO_DTYPE sets the default",
     )
     models.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy CPU)")
-    optimizers = parser.add_argument_group("prompt sources")
-    optimizers.add_argument(
+    optimizers = _spec_group(
+        parser,
+        "prompt sources",
         "--optimizer",
-        action="append",
-        metavar="[LABEL=]SPEC",
-        help="repeatable: none (naive), default, a model or adapter directory, embedded:NAME, a model name at "
-        "--optimizer-base-url, file:PATH (fixed rewrites, JSONL of naive/rewrite) (default: none and default)",
+        "none (naive), default, a model or adapter directory, embedded:NAME, a model name at "
+        "--optimizer-base-url, file:PATH (fixed rewrites, JSONL of naive/rewrite)",
+        _DEFAULT_OPTIMIZERS,
     )
     optimizers.add_argument(
         "--optimizer-base-url", default=None, help="OpenAI-compatible endpoint serving optimizer models"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -114,11 +114,36 @@ class TestingModel(ABC):
         return None
 
 
-class TransformersTestingModel(TestingModel):
-    """A local transformers causal LM, in the precision the device runs best (see
-    :mod:`fipo_integrations.precision`), batched, longest prompts first."""
+class _LocalTestingModel(TestingModel):
+    """A model whose weights this process loads, on first use, from the shared backend registry."""
 
     supports_logprobs = True
+    spec: str
+    model_spec: ModelSpec
+    backend: Any = None
+
+    def load(self) -> None:
+        if self.backend is None:
+            self.backend = load_backend(self.model_spec)
+
+    def close(self) -> None:
+        self.backend = None
+        release_backend(self.model_spec)
+
+    @property
+    def chat(self) -> bool:
+        """Whether the tokenizer has a chat template (else prompts go in as plain text)."""
+        self.load()
+        return bool(getattr(self._tokenizer(), "chat_template", None))
+
+    @abstractmethod
+    def _tokenizer(self) -> Any:
+        """The tokenizer of the loaded backend."""
+
+
+class TransformersTestingModel(_LocalTestingModel):
+    """A local transformers causal LM, in the precision the device runs best (see
+    :mod:`fipo_integrations.precision`), batched, longest prompts first."""
 
     def __init__(
         self,
@@ -139,23 +164,16 @@ class TransformersTestingModel(TestingModel):
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
-        self.backend: Any = None
 
     # ---------------------------------------------------------------------------------------- loading
     def load(self) -> None:
-        if self.backend is None:
-            self.backend = load_backend(self.model_spec)
+        first = self.backend is None
+        super().load()
+        if first:
             logger.info("loaded %s in %.1f s (chat template: %s)", self.label, self.backend.load_seconds, self.chat)
 
-    def close(self) -> None:
-        self.backend = None
-        release_backend(self.model_spec)
-
-    @property
-    def chat(self) -> bool:
-        """Whether the tokenizer has a chat template (else prompts go in as plain text)."""
-        self.load()
-        return bool(getattr(self.backend.tokenizer, "chat_template", None))
+    def _tokenizer(self) -> Any:
+        return self.backend.tokenizer
 
     @property
     def context_window(self) -> int | None:
@@ -271,33 +289,20 @@ class EndpointTestingModel(TestingModel):
         return [reply[0] if reply else "" for reply in self.backend.generate(conversations, params)]
 
 
-class VLLMTestingModel(TestingModel):
+class VLLMTestingModel(_LocalTestingModel):
     """The vLLM offline engine: batched generation with stop strings; option letters from top-20 logprobs."""
-
-    supports_logprobs = True
 
     def __init__(self, model: str, *, label: str | None = None) -> None:
         self.spec = model
         self.model_spec = ModelSpec(model=model, backend="vllm")
         self.key = f"vllm:{_model_key(model)}"
         self.label = label or self.model_spec.default_label
-        self.backend: Any = None
 
-    def load(self) -> None:
-        if self.backend is None:
-            self.backend = load_backend(self.model_spec)
-
-    def close(self) -> None:
-        self.backend = None
-        release_backend(self.model_spec)
-
-    @property
-    def chat(self) -> bool:
-        self.load()
-        return bool(getattr(self.backend.engine.get_tokenizer(), "chat_template", None))
+    def _tokenizer(self) -> Any:
+        return self.backend.engine.get_tokenizer()
 
     def _texts(self, prompts: Sequence[Prompt]) -> list[str]:
-        tokenizer = self.backend.engine.get_tokenizer()
+        tokenizer = self._tokenizer()
         if not getattr(tokenizer, "chat_template", None):
             return [_as_plain(p) for p in prompts]
         return [
@@ -316,7 +321,7 @@ class VLLMTestingModel(TestingModel):
 
     def option_logprobs(self, prompts: Sequence[Prompt], letters: Sequence[str]) -> list[list[float]]:
         self.load()
-        tokenizer = self.backend.engine.get_tokenizer()
+        tokenizer = self._tokenizer()
         params = self.backend._vllm.SamplingParams(temperature=0.0, max_tokens=1, logprobs=20)
         outputs = self.backend.engine.generate(self._texts(prompts), params, use_tqdm=False)
         scores = []

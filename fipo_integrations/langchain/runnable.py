@@ -50,6 +50,8 @@ logger = logging.getLogger("fipo_integrations.langchain")
 FIPOInput = PromptValue | str | Sequence[Any]
 
 _SILVER_CACHE_SIZE = 1024
+#: The warning's tail when the optimizer fails (the input then passes through unchanged).
+_PASS_THROUGH = "the optimizer failed; passing the original prompt through"
 _OPTIMIZER_OPTIONS = frozenset(inspect.signature(PromptOptimizer.__init__).parameters) - {
     "self",
     "model",
@@ -202,13 +204,6 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
             while len(self._silver_cache) > _SILVER_CACHE_SIZE:
                 self._silver_cache.popitem(last=False)
 
-    def _silver_failed(self, exc: Exception) -> str:
-        if self.on_error == "raise":
-            raise exc
-        reason = f"silver_from failed: {type(exc).__name__}: {exc}"
-        logger.warning("FIPOOptimizer: %s; optimizing without a silver response", reason)
-        return reason
-
     def _store_silver(self, plans: Sequence[Plan | Exception], positions: list[int], outputs: list[Any]) -> None:
         for position, output in zip(positions, outputs, strict=True):
             self._remember_silver(cast(Plan, plans[position]).silver_key, output_text(output))
@@ -224,11 +219,13 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
             for target in plan.targets
         ]
 
-    def _optimizer_failed(self, exc: Exception) -> str:
+    def _failed(self, exc: Exception, *, prefix: str = "", fallback: str) -> str:
+        """The reason for ``fipo.error`` (logged with the ``fallback`` taken), or ``exc`` re-raised under
+        ``on_error="raise"``."""
         if self.on_error == "raise":
             raise exc
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.warning("FIPOOptimizer: the optimizer failed (%s); passing the original prompt through", reason)
+        reason = f"{prefix}{type(exc).__name__}: {exc}"
+        logger.warning("FIPOOptimizer: %s; %s", reason, fallback)
         return reason
 
     # --------------------------------------------------------------------------------------- sync runs
@@ -247,7 +244,9 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
                 outputs = self.silver_from.batch([naive_value(cast(Plan, plans[p])) for p in positions], child)
                 self._store_silver(plans, positions, outputs)
             except Exception as exc:
-                silver_error = self._silver_failed(exc)
+                silver_error = self._failed(
+                    exc, prefix="silver_from failed: ", fallback="optimizing without a silver response"
+                )
             silver = self._silver_jobs(plans)[0]
         requests = self._requests(plans, silver)
         results, error = None, None
@@ -256,7 +255,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
                 with nested_under(_shared_parent(managers)):
                     results = self.get_optimizer().optimize_batch(requests)
             except Exception as exc:
-                error = self._optimizer_failed(exc)
+                error = self._failed(exc, fallback=_PASS_THROUGH)
         return assemble(plans, results, error, silver_error, self.roles)
 
     def batch(
@@ -338,7 +337,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
             try:
                 results = self.get_optimizer().optimize_batch(requests)
             except Exception as exc:
-                error = self._optimizer_failed(exc)
+                error = self._failed(exc, fallback=_PASS_THROUGH)
         return apply_template_rewrites(template, slots, results, error)
 
     aoptimize_template = in_executor(optimize_template)
