@@ -354,47 +354,39 @@ def test_making_up_a_question_is_a_different_task(original: str, rewrite: str, a
         assert "different_task" in [r.code for r in verdict.reasons]
 
 
-@pytest.mark.parametrize(
-    ("original", "rewrite", "accepted"),
-    [
-        # A light edit that swaps a term of the task for another.
-        ("How many sides does a hexagon have?", "How many sides does a hexagon have? Reply with the number.", True),
-        ("How many sides does a hexagon have?", "How many sides does a pentagon have?", False),
-        (
-            "Plan the schedule. Ines cannot work on Mondays and Marco wants two shifts.",
-            "Plan the schedule. Ines cannot work on Fridays and Marco wants two shifts.",
-            False,
-        ),
-        # A light edit that drops the negation flips the task.
-        (
-            "Summarise the report and do not mention the budget figures.\n{report}",
-            "Summarise the report and mention the budget figures.\n{report}",
-            False,
-        ),
-        # Spelling fixes, inflections and paraphrases that keep a negation in other words are fine.
-        ("What are the symtoms of dehydration", "What are the symptoms of dehydration?", True),
-        (
-            "Make a shoping list for a week of healthy lunches",
-            "Make a shopping list for a week of healthy lunches.",
-            True,
-        ),
-        (
-            "Rewrite the paragraph to be more concise without losing any information: {paragraph}",
-            "Shorten the paragraph below while keeping all of its information.\n{paragraph}",
-            True,
-        ),
-    ],
-)
-def test_a_light_edit_keeps_the_terms_and_negations(original: str, rewrite: str, accepted: bool) -> None:
-    verdict = check_rewrite(original, rewrite)
-    assert verdict.accepted is accepted, verdict.reasons
-    if not accepted:
-        assert "changed_term" in verdict.codes
+_CT = "changed_term"
 
 
 @pytest.mark.parametrize(
     ("original", "rewrite", "code"),
     [
+        # A light edit that swaps a term of the task for another.
+        ("How many sides does a hexagon have?", "How many sides does a hexagon have? Reply with the number.", None),
+        ("How many sides does a hexagon have?", "How many sides does a pentagon have?", _CT),
+        (
+            "Plan the schedule. Ines cannot work on Mondays and Marco wants two shifts.",
+            "Plan the schedule. Ines cannot work on Fridays and Marco wants two shifts.",
+            _CT,
+        ),
+        # A light edit that drops the negation flips the task.
+        (
+            "Summarise the report and do not mention the budget figures.\n{report}",
+            "Summarise the report and mention the budget figures.\n{report}",
+            _CT,
+        ),
+        # Spelling fixes, inflections and paraphrases that keep a negation in other words are fine.
+        ("What are the symtoms of dehydration", "What are the symptoms of dehydration?", None),
+        (
+            "Make a shoping list for a week of healthy lunches",
+            "Make a shopping list for a week of healthy lunches.",
+            None,
+        ),
+        (
+            "Rewrite the paragraph to be more concise without losing any information: {paragraph}",
+            "Shorten the paragraph below while keeping all of its information.\n{paragraph}",
+            None,
+        ),
+        # A numeric answer format for a task without numbers, and new fill-in slots.
         ("Suggest a name for a bakery.", "Suggest a name for a bakery. The answer is N.", "wrong_format"),
         ("Describe the smell of rain.", "Describe the smell of rain. End with the number of senses.", "wrong_format"),
         (
@@ -411,9 +403,7 @@ def test_a_light_edit_keeps_the_terms_and_negations(original: str, rewrite: str,
         ("Write a letter to [Name] about the delay.", "Write a short letter to [Name] about the delay.", None),
     ],
 )
-def test_a_numeric_format_for_a_task_without_numbers_and_new_fill_in_slots(
-    original: str, rewrite: str, code: str | None
-) -> None:
+def test_changed_terms_wrong_formats_and_new_fill_in_slots(original: str, rewrite: str, code: str | None) -> None:
     verdict = check_rewrite(original, rewrite)
     assert verdict.accepted is (code is None), verdict.reasons
     if code is not None:
