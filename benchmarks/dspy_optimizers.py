@@ -87,7 +87,8 @@ class CountingMetric:
 
 
 def _lm_counter(dspy: Any) -> Any:
-    """A DSPy callback counting LM calls per engine, cache hits included (copies of an LM share the engine)."""
+    """A DSPy callback counting LM replies per engine (``n`` per call), cache hits included (copies of an LM share
+    the engine)."""
     from dspy.utils.callback import BaseCallback
 
     class LMCalls(BaseCallback):  # type: ignore[misc]
@@ -96,7 +97,8 @@ def _lm_counter(dspy: Any) -> Any:
 
         def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
             key = id(getattr(instance, "_engine_spec", instance))
-            self.counts[key] = self.counts.get(key, 0) + 1
+            replies = inputs.get("n") or inputs.get("num_generations") or 1  # COPRO asks for n instructions at once
+            self.counts[key] = self.counts.get(key, 0) + int(replies)
 
         def of(self, lm: Any) -> int:
             return self.counts.get(id(getattr(lm, "_engine_spec", lm)), 0)
