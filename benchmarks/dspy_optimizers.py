@@ -107,7 +107,9 @@ def _lm_counter(dspy: Any) -> Any:
 
 
 def evaluate(dspy: Any, program: Any, examples: list[Any], metric: Any, threads: int) -> list[bool]:
-    result = dspy.Evaluate(devset=examples, metric=metric, num_threads=threads, display_progress=True)(program)
+    result = dspy.Evaluate(
+        devset=examples, metric=metric, num_threads=threads, display_progress=True, max_errors=len(examples) + 1
+    )(program)  # a reply the adapter cannot parse scores 0 and never cancels the evaluation
     return [bool(score) for _, _, score in result.results]
 
 
@@ -350,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     task_lm = LocalLM(args.task_model, max_tokens=args.max_tokens)
     prompt_lm = LocalLM(args.prompt_model, max_tokens=512)
     adapter = {"chat": dspy.ChatAdapter, "json": dspy.JSONAdapter, "plain": PlainTextAdapter}[args.adapter]()
-    dspy.configure(lm=task_lm, adapter=adapter)
+    dspy.configure(lm=task_lm, adapter=adapter, max_errors=10**6)  # the contenders' own evaluations too
     for name in [p.strip() for p in args.programs.split(",") if p.strip()]:
         run_program(dspy, name, args, task_lm, prompt_lm, done)
     print_table([json.loads(line) for line in args.output.read_text(encoding="utf-8").splitlines() if line])
