@@ -401,6 +401,18 @@ _CT = "changed_term"
             None,
         ),
         ("Write a letter to [Name] about the delay.", "Write a short letter to [Name] about the delay.", None),
+        # A different task: "code" names the domain, the verb names the task.
+        ("Explain what this SQL query does.\n{query}", "Optimise this SQL query for speed.\n{query}", "different_task"),
+        (
+            "Explain what this SQL query does.\n{query}",
+            "Explain step by step what this SQL query returns.\n{query}",
+            None,
+        ),
+        (
+            "Analyse how the poem creates a feeling of loss.\n{poem}",
+            "Write a new poem about loss inspired by this one.\n{poem}",
+            "different_task",
+        ),
     ],
 )
 def test_changed_terms_wrong_formats_and_new_fill_in_slots(original: str, rewrite: str, code: str | None) -> None:

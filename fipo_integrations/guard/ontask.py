@@ -45,8 +45,12 @@ def ontask_reasons(
     # The families of the verbs that lead the instructions, compared with every task word of the other side.
     lead_before = families(" ".join(lead_verbs(pair.original))) - _NEUTRAL
     lead_after = families(" ".join(lead_verbs(pair.rewrite))) - _NEUTRAL
+    if lead_before == {"code"} and lead_after - {"code"}:  # "code" names a domain; the task is the other verb
+        lead_before = families(" ".join(lead_verbs(pair.original))) & _NEUTRAL
+        lead_after = lead_after - {"code"}
     changed = lead_before and lead_after and not (_related(lead_before) & families(pair.rewrite))
-    if changed and not (lead_after & families(pair.original)) and (sim is None or sim < same_task_similarity):
+    original_leads = families(" ".join(lead_verbs(pair.original)))
+    if changed and not (lead_after & original_leads) and (sim is None or sim < same_task_similarity):
         shown = f"{'/'.join(sorted(lead_before))} -> {'/'.join(sorted(lead_after))}"
         reasons.append(Reason("different_task", shown))
     if not any(r.code == "different_task" for r in reasons):
