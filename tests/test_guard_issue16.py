@@ -401,6 +401,17 @@ _CT = "changed_term"
             None,
         ),
         ("Write a letter to [Name] about the delay.", "Write a short letter to [Name] about the delay.", None),
+        # A label set after a colon is a label set too.
+        (
+            "Classify the sentiment of the tweet: Positive, Negative.\nTweet: {tweet}",
+            "Classify the sentiment of the tweet: Positive, Negative, Mixed.\nTweet: {tweet}",
+            "widened_labels",
+        ),
+        (
+            "Classify the sentiment of the tweet: Positive, Negative.\nTweet: {tweet}",
+            "Label the tweet as Positive or Negative.\nTweet: {tweet}",
+            None,
+        ),
         # A different task: "code" names the domain, the verb names the task.
         ("Explain what this SQL query does.\n{query}", "Optimise this SQL query for speed.\n{query}", "different_task"),
         (

@@ -127,6 +127,13 @@ def _number_words(text: str) -> set[str]:
     return {p for w in words(text) for p in w.lower().split("-") if p in _COUNT_WORDS}
 
 
+_COLON_LABELS = re.compile(
+    r"\b(?:classify|label|categori[sz]e|tag|mark|rate|sort)\b[^:\n]{0,60}:\s*"
+    r"([A-Za-z][\w-]*(?: [A-Za-z][\w-]*)?(?:\s*,\s*[A-Za-z][\w-]*(?: [A-Za-z][\w-]*)?){1,7})\s*(?:[.\n]|$)",
+    re.I,
+)
+
+
 def _alternatives(text: str) -> list[list[str]]:
     """Sets of alternatives (``a, b or c``; ``yes/no``; ``Options: a, b, c``), each item lowercased."""
     sets = []
@@ -160,6 +167,10 @@ def _alternatives(text: str) -> list[list[str]]:
     for match in re.finditer(r"[:：]\s*([^\n:：。.?]+[、，][^\n:：。.?]+)", text):
         items = [plain(i) for i in re.split(r"\s*[、，]\s*", match.group(1)) if plain(i)]
         if len(items) >= 2 and all(len(i) <= 12 for i in items):
+            sets.append(items)
+    for match in _COLON_LABELS.finditer(text):  # "Classify the tweet: Positive, Negative."
+        items = [plain(i) for i in match.group(1).split(",")]
+        if 2 <= len(items) <= 8 and all(i and len(i.split()) <= 2 for i in items):
             sets.append(items)
     for match in _OPTIONS_LINE.finditer(text):
         items = [plain(i) for i in re.split(r"\s*[,;|/、]\s*|\s+or\s+", match.group(1)) if plain(i)]
