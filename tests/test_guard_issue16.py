@@ -401,6 +401,17 @@ _CT = "changed_term"
             None,
         ),
         ("Write a letter to [Name] about the delay.", "Write a short letter to [Name] about the delay.", None),
+        # The original with its result stated after it.
+        (
+            "Given the list [4, 9, 1, 7], what is the smallest value?",
+            "Given the list [4, 9, 1, 7], what is the smallest value? The smallest value is 1.",
+            "answers_task",
+        ),
+        (
+            "Given the list [4, 9, 1, 7], what is the smallest value?",
+            "Given the list [4, 9, 1, 7], what is the smallest value? Reply with the number only.",
+            None,
+        ),
         # A label set after a colon is a label set too.
         (
             "Classify the sentiment of the tweet: Positive, Negative.\nTweet: {tweet}",

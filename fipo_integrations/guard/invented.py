@@ -408,6 +408,14 @@ _INSTRUCTION_VOCAB = re.compile(
 _NOT_A_CLAIM = re.compile(r"\s*(?:[a-z)(]|[\w' -]{1,25}:|(?i:no|nothing|never|always|only|just)\b)")
 
 
+#: A statement that gives a value: "... is 1", "prints [1, 2]", "equals 'abc'", "is (B)", "is true".
+_ASSERTS_VALUE = re.compile(
+    r"\b(?:is|are|was|were|equals?|prints?|returns?|outputs?|evaluates\s+to)\s+(?:just\s+|exactly\s+)?"
+    r"(?:-?\$?\d|\[|[\"“‘']\w|\(?[A-H]\)(?:\W|$)|(?:true|false|yes|no)\b)",
+    re.I,
+)
+
+
 def _statement_reasons(pair: Pair) -> list[Reason]:
     """A statement after the task that asserts something new (an answer, an invented fact)."""
     reasons = []
@@ -425,6 +433,9 @@ def _statement_reasons(pair: Pair) -> list[Reason]:
         share, new = _new_share(sentence, pair)
         if new >= 1 and share >= 0.5 and _covers(body.replace(sentence, " "), pair):
             reasons.append(Reason("invented_fact", repr(" ".join(sentence.split())[:60])))
+        elif _ASSERTS_VALUE.search(sentence) and _covers(body.replace(sentence, " "), pair, share=0.9):
+            # The original's own words with a value: "The smallest value is 1.", "It prints [1, 2, 3, 4] ..."
+            reasons.append(Reason("answers_task", f"states a result: {' '.join(sentence.split())[:60]!r}"))
     return reasons
 
 
