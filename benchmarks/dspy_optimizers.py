@@ -97,7 +97,8 @@ def _lm_counter(dspy: Any) -> Any:
 
         def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
             key = id(getattr(instance, "_engine_spec", instance))
-            replies = inputs.get("n") or inputs.get("num_generations") or 1  # COPRO asks for n instructions at once
+            options = {**inputs, **(inputs.get("kwargs") or {})}  # getcallargs puts **kwargs under "kwargs"
+            replies = options.get("n") or options.get("num_generations") or 1  # COPRO asks for n at once
             self.counts[key] = self.counts.get(key, 0) + int(replies)
 
         def of(self, lm: Any) -> int:
