@@ -266,7 +266,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         n = len(first["before"])
         low, high = wilson_interval(sum(first["before"]), n)
         print(
-            f"\n### {program}: task model {task_model}, {first['adapter']} adapter; train {first['train']}, "
+            f"\n#### {program}: task model {task_model}, {first['adapter']} adapter; train {first['train']}, "
             f"val {first['val']}, held back {n}; uncompiled {100 * sum(first['before']) / n:.1f}% "
             f"[{100 * low:.1f}, {100 * high:.1f}]\n"
         )
