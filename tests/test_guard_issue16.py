@@ -435,6 +435,32 @@ _CT = "changed_term"
             "Write a new poem about loss inspired by this one.\n{poem}",
             "different_task",
         ),
+        # Two terms around a directed word, reversed; the same direction in other words is fine.
+        ("Convert 30 miles to kilometres.", "Convert 30 kilometres to miles.", _CT),
+        ("Convert 30 miles to kilometres.", "Express a distance of 30 miles in kilometres.", None),
+        ("Translate the sentence from English into German.", "Translate the sentence from German into English.", _CT),
+        # A helper named by an empty call that the original never mentions, even from its own words.
+        (
+            "Clean the address list and remove duplicate entries.\n{addresses}",
+            "Clean the address list with remove_duplicate() and keep one of each entry.\n{addresses}",
+            "invented_identifier",
+        ),
+        # A result stated after the task, even with instruction words in it.
+        (
+            "What does this code print?\nprint(sorted([3, 1, 2]))",
+            "What does this code print?\nprint(sorted([3, 1, 2]))\nIt prints [1, 2, 3] since sorted returns a new list.",
+            "answers_task",
+        ),
+        (
+            "Which is heavier, a kilogram of iron or a kilogram of feathers?",
+            "The answer to the question which is heavier, a kilogram of iron or a kilogram of feathers, is 'neither'.",
+            "answers_task",
+        ),
+        (
+            "Which is heavier, a kilogram of iron or a kilogram of feathers?",
+            "Which is heavier, a kilogram of iron or a kilogram of feathers? Reply in the form: The answer is (A).",
+            None,
+        ),
     ],
 )
 def test_changed_terms_wrong_formats_and_new_fill_in_slots(original: str, rewrite: str, code: str | None) -> None:

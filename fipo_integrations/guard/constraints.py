@@ -380,6 +380,28 @@ def _edit_distance(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
+#: Words that give two terms a direction: "Fahrenheit to Celsius", "cats than dogs", "A before B".
+_DIRECTED = {"to", "into", "than", "over", "vs", "versus", "before", "after"}
+
+
+def _reversed_relation(before: list[str], after: list[str]) -> tuple[str, str] | None:
+    """Two content words of the original around a directed word, in the other order in the rewrite and never in
+    the original's ("Convert Fahrenheit to Celsius" -> "Convert Celsius to Fahrenheit")."""
+
+    def triples(tokens: list[str]) -> set[tuple[str, str, str]]:
+        return {
+            (tokens[i - 1], tokens[i], tokens[i + 1])
+            for i in range(1, len(tokens) - 1)
+            if tokens[i] in _DIRECTED and tokens[i - 1] not in STOPWORDS and tokens[i + 1] not in STOPWORDS
+        }
+
+    kept, made = triples(before), triples(after)
+    for x, link, y in kept:
+        if x != y and (y, link, x) in made and (x, link, y) not in made:
+            return x, y
+    return None
+
+
 def _light_edit_reasons(pair: Pair) -> list[Reason]:
     """In a light edit (most words kept, in order): a negation dropped, two terms exchanged, or a content word
     replaced by one the original lacks ("hexagon" -> "pentagon"; spelling fixes and verbs excepted)."""
@@ -387,6 +409,9 @@ def _light_edit_reasons(pair: Pair) -> list[Reason]:
     after = [w.lower().replace("’", "'") for w in words(pair.rewrite)]
     if len(before) < 4:
         return []
+    swapped = _reversed_relation(before, after)
+    if swapped:
+        return [Reason("changed_term", f"{swapped[0]} <-> {swapped[1]} exchanged")]
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     if sum(block.size for block in matcher.get_matching_blocks()) < 0.7 * len(before):
         return []

@@ -217,7 +217,7 @@ _NOT_IDENTIFIER = re.compile(
 # An identifier the rewrite defines as part of the output it asks for (a function to write, a JSON key, a
 # column), not one it claims exists.
 _DEFINES = re.compile(
-    r"\b(?:write|implement|define|create|provide|named?|called|keys?|fields?|columns?|tables?|function|method|class|"
+    r"\b(?:write|implement|define|create|provide|named?|called|keys?|fields?|columns?|function|method|class|"
     r"signature|returns?|output|as|property|properties|attributes?)\W{0,3}(?:a|an|the)?\W{0,3}`?$",
     re.IGNORECASE,
 )
@@ -257,7 +257,12 @@ def _new_urls_and_identifiers(pair: Pair, region: str) -> tuple[list[str], list[
             continue
         if token.lower() in known or any(token in u for u in urls) or re.fullmatch(r"(?:e\.g|i\.e|etc)\.?", token):
             continue
-        if token.lower() in strip_placeholders(known) or _parts_known(token, pair):
+        if token.lower() in strip_placeholders(known):
+            continue
+        # an empty call of a compound name is a helper the original never mentions ("tone_check()"), even when
+        # spelled from its own words; "rgb()" for "RGB" is the original's term
+        helper = token.endswith("()") and bool(re.search(r"[a-z][_A-Z]", token))
+        if not helper and _parts_known(token, pair):
             continue
         if re.fullmatch(r"[\w-]+", token) and _is_json_key(pair.rewrite, token):
             continue
@@ -416,13 +421,34 @@ _ASSERTS_VALUE = re.compile(
 )
 
 
+#: A sentence that reports what the task's result is: "It prints ...", "The answer to the question ... is ...".
+_RESULT_CLAIM = re.compile(
+    r"\s*(?:it|this|that|the\s+(?:output|result|answer|code|program|function|value|sum|total|solution)\b"
+    r"[^.!?\n]{0,80}?)\s+(?:is|are|was|were|equals?|prints?|returns?|outputs?|evaluates\s+to|gives?)\s",
+    re.I,
+)
+#: A sentence that shows a format rather than a result: "Reply in the form: The answer is (A).".
+_FORMAT_CUE = re.compile(r"\b(?:form|format|formatted|like|e\.g\.|such\s+as|line|template|pattern)\b|:", re.I)
+
+
 def _statement_reasons(pair: Pair) -> list[Reason]:
     """A statement after the task that asserts something new (an answer, an invented fact)."""
     reasons = []
     body = strip_placeholders(pair.rewrite)
     all_sentences = sentences(body)
     for index, sentence in enumerate(all_sentences):
-        if index < len(all_sentences) - 2 or _INSTRUCTION_VOCAB.search(sentence) or re.match(r"\s*[-*#•\d]", sentence):
+        if index < len(all_sentences) - 2 or re.match(r"\s*[-*#•\d]", sentence):
+            continue
+        if (
+            _RESULT_CLAIM.match(sentence)
+            and _ASSERTS_VALUE.search(sentence)
+            and not _FORMAT_CUE.search(sentence)
+            and normalise(sentence) not in pair.known_norm
+        ):
+            # "It prints [1, 2, 3, 4] because ...", 'The answer to the question "..." is 10^3.'
+            reasons.append(Reason("answers_task", f"states a result: {' '.join(sentence.split())[:60]!r}"))
+            continue
+        if _INSTRUCTION_VOCAB.search(sentence):
             continue
         if _NOT_A_CLAIM.match(sentence):
             continue
