@@ -448,7 +448,7 @@ _CT = "changed_term"
         # A result stated after the task, even with instruction words in it.
         (
             "What does this code print?\nprint(sorted([3, 1, 2]))",
-            "What does this code print?\nprint(sorted([3, 1, 2]))\nIt prints [1, 2, 3] since sorted returns a new list.",
+            "What does this code print?\nprint(sorted([3, 1, 2]))\nIt prints [1, 2, 3] since sorted makes a new list.",
             "answers_task",
         ),
         (
