@@ -92,6 +92,23 @@ def _bf16_is_fast_by_timing() -> bool:
     return bf16 <= 2.0 * fp32
 
 
+#: oneDNN ISA caps (``ONEDNN_MAX_CPU_ISA``) that still include native bf16 matrix instructions.
+_BF16_ISAS = frozenset(
+    {"avx512_core_bf16", "avx512_core_amx", "avx512_core_amx_fp16", "avx10_1_512", "avx10_1_512_amx",
+     "avx10_1_512_amx_fp16", "default", "all"}
+)  # fmt: skip
+
+
+def _onednn_isa_cap() -> bool | None:
+    """``False`` when ``$ONEDNN_MAX_CPU_ISA`` (or the older ``$DNNL_MAX_CPU_ISA``) keeps oneDNN, which runs
+    torch's bf16 matrix products on a CPU, below the bf16 instructions (``AVX2``, ``AVX512_CORE``, ...): bf16
+    is then as slow as on a CPU without them. ``None`` when no cap is set or the cap allows bf16."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    if not cap or cap.strip().lower() in _BF16_ISAS:
+        return None
+    return False
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU executes bf16 matrix products natively (AVX512-BF16 or AMX).
@@ -99,6 +116,9 @@ def cpu_has_native_bf16() -> bool:
     Read from the CPU flags on Linux; elsewhere (or where the flags say nothing) a short matrix product
     is timed once. Apple silicon counts as native (its NEON/AMX units handle bf16 well in torch).
     """
+    capped = _onednn_isa_cap()
+    if capped is not None:
+        return capped
     flags = _cpu_flags()
     if flags is not None and ("avx2" in flags or "avx" in flags or NATIVE_BF16_FLAGS & flags):
         return bool(NATIVE_BF16_FLAGS & flags)

@@ -12,7 +12,8 @@ from fipo_integrations import precision
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     precision.cpu_has_native_bf16.cache_clear()
-    monkeypatch.delenv("FIPO_DTYPE", raising=False)
+    for name in ("FIPO_DTYPE", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
     yield
     precision.cpu_has_native_bf16.cache_clear()
 
@@ -37,6 +38,15 @@ def test_native_bf16_cpu_gets_bfloat16(monkeypatch: pytest.MonkeyPatch) -> None:
     _flags(monkeypatch, AVX2_ONLY | {"amx_bf16", "amx_tile"})
     precision.cpu_has_native_bf16.cache_clear()
     assert precision.resolve_dtype(None, "cpu") == "bfloat16"
+
+
+@pytest.mark.parametrize(("cap", "native"), [("AVX2", False), ("avx512_core", False), ("AVX512_CORE_AMX", True)])
+def test_a_onednn_isa_cap_below_bf16_means_float32(monkeypatch: pytest.MonkeyPatch, cap: str, native: bool) -> None:
+    # oneDNN runs torch's bf16 matrix products on a CPU: capped below the bf16 instructions, bf16 is slow.
+    _flags(monkeypatch, NATIVE)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    assert precision.cpu_has_native_bf16() is native
+    assert precision.resolve_dtype("auto", "cpu") == ("bfloat16" if native else "float32")
 
 
 def test_unknown_flags_fall_back_to_timing(monkeypatch: pytest.MonkeyPatch) -> None:
