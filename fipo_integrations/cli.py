@@ -83,10 +83,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-cache", action="store_true", help="do not read or write the rewrite cache")
     group.add_argument("--temperature", type=_non_negative_float, default=0.0, help="0 = greedy (default)")
     group.add_argument("--seed", type=int, default=0, help="sampling seed")
+    group.add_argument(
+        "--exemplars",
+        metavar="bundled|FILE.jsonl",
+        help="show worked examples (prompt/rewrite pairs) before each prompt: the package's pool or your JSONL",
+    )
 
 
 def _check_model_spec(args: argparse.Namespace) -> None:
     """A ``--model`` that is clearly a local path must exist (else it would be taken for a hub id)."""
+    exemplars = getattr(args, "exemplars", None)
+    if exemplars not in (None, "bundled") and not Path(exemplars).expanduser().is_file():
+        raise UsageError(f"--exemplars {exemplars!r}: the file does not exist; pass 'bundled' or a JSONL of examples")
     if args.adapter is not None and not Path(args.adapter).expanduser().is_dir():
         raise UsageError(f"--adapter {args.adapter!r}: no such directory; pass the directory written by `fipo train`")
     model = args.model
@@ -105,14 +113,20 @@ def _make_optimizer(args: argparse.Namespace) -> Any:
 
     _check_model_spec(args)
     try:
+        exemplars = getattr(args, "exemplars", None)
+        if exemplars is not None and exemplars != "bundled":
+            from .exemplars import ExemplarPool
+
+            exemplars = ExemplarPool.from_jsonl(exemplars)
         return PromptOptimizer(
             ModelSpec.from_options(**model_fields_from_args(args)),
             cache=not args.no_cache,
             judge=args.judge,
             temperature=args.temperature,
             seed=args.seed,
+            exemplars=exemplars,
         )
-    except (ValueError, TypeError) as exc:  # a bad option value or combination
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # a bad option value, combination or file
         raise UsageError(str(exc)) from exc
 
 

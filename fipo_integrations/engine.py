@@ -21,6 +21,7 @@ from ._isolation import InvalidItem, generate_shared
 from .backends import Backend, GenerationParams, load_backend
 from .cache import RewriteCache, SingleFlight, make_cache_key
 from .cleaning import clean_rewrite
+from .exemplars import ExemplarPool
 from .guard import GuardConfig, Reason, check_rewrite
 from .judge import duel_wins, judge_pairs
 from .spec import BackendName, ModelSpec
@@ -129,6 +130,8 @@ class PromptOptimizer:
         num_candidates: rewrites per prompt: the greedy one plus ``num_candidates - 1`` sampled ones (at
             ``temperature`` or 0.7); ``optimize`` returns the first that passes guard (and judge).
         guard: a :class:`GuardConfig` to tune the checks.
+        exemplars: worked examples shown before each prompt (an :class:`~fipo_integrations.exemplars.ExemplarPool`,
+            or ``"bundled"`` for the package's pool); helps a plain instruct model imitate concise rewrites.
 
     >>> optimizer = PromptOptimizer(cache=False)  # doctest: +SKIP
     >>> optimizer.optimize("Summarise {text}").optimized  # doctest: +SKIP
@@ -152,6 +155,7 @@ class PromptOptimizer:
         num_candidates: int = 1,
         guard: GuardConfig | None = None,
         trust_remote_code: bool = False,
+        exemplars: ExemplarPool | Literal["bundled"] | None = None,
     ) -> None:
         self.params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
         fields: dict[str, Any] = {"adapter": adapter, "base_url": base_url, "api_key": api_key, "device": device}
@@ -173,6 +177,9 @@ class PromptOptimizer:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         self.num_candidates = num_candidates
         self.guard = guard or GuardConfig()
+        self.exemplars = ExemplarPool.bundled() if exemplars == "bundled" else exemplars
+        if self.exemplars is not None and not isinstance(self.exemplars, ExemplarPool):
+            raise TypeError(f"exemplars must be an ExemplarPool, 'bundled' or None, got {exemplars!r}")
         # Concurrent identical cache misses (threads, async callers) generate once and share the reply.
         self._flights = SingleFlight()
 
@@ -317,14 +324,13 @@ class PromptOptimizer:
             error=item.message,
         )
 
+    def _render(self, prompt: str, silver: str | None, golden: str | None, budget: int | None) -> list[ChatMessage]:
+        messages = render_optimizer_messages(prompt, silver_response=silver, golden_response=golden, max_words=budget)
+        return self.exemplars.messages(prompt, messages) if self.exemplars is not None else messages
+
     def _fit_to_context(self, request: OptimizationRequest) -> tuple[list[ChatMessage] | None, list[str]]:
         """Render; cut silver/golden responses to fit the context window. ``None`` if the prompt can't fit."""
-        messages = render_optimizer_messages(
-            request.prompt,
-            silver_response=request.silver_response,
-            golden_response=request.golden_response,
-            max_words=request.budget,
-        )
+        messages = self._render(request.prompt, request.silver_response, request.golden_response, request.budget)
         window = self.backend.context_window
         if window is None:
             return messages, []
@@ -342,9 +348,7 @@ class PromptOptimizer:
                 silver = silver[: int(len(silver) * ratio)] if ratio > 0.05 else None
             if golden:
                 golden = golden[: int(len(golden) * ratio)] if ratio > 0.05 else None
-            messages = render_optimizer_messages(
-                request.prompt, silver_response=silver, golden_response=golden, max_words=request.budget
-            )
+            messages = self._render(request.prompt, silver, golden, request.budget)
             used = self.backend.count_tokens(messages) or 0
             if used <= limit:
                 break

@@ -232,6 +232,7 @@ ARGUMENT_CASES = [
     pytest.param(["optimize", "x", "--file", "f.jsonl"], "either a PROMPT", id="prompt-and-file"),
     pytest.param(["optimize", "\udcff Summarise {text}"], "byte 0xff of input that was not UTF-8", id="argv-bytes"),
     pytest.param(["optimize", "x {a}", "--model", "/nonexistent"], "--model '/nonexistent': no such directory", id="m"),
+    pytest.param(["optimize", "x {a}", "--exemplars", "/nonexistent.jsonl"], "does not exist", id="exemplars"),
     pytest.param(["optimize", "x {a}", "--adapter", "/nonexistent"], "--adapter '/nonexistent'", id="adapter"),
     pytest.param(["optimize", "--file", "/nonexistent"], "--file '/nonexistent': no such file", id="no-file"),
 ]
