@@ -93,9 +93,8 @@ def draw(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     chosen = rng.sample(candidates, min(args.n, len(candidates)))
     print(f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr)
-    optimizer = (
-        PromptOptimizer(args.optimizer, cache=False) if args.optimizer != "default" else PromptOptimizer(cache=False)
-    )
+    model = None if args.optimizer == "default" else args.optimizer
+    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     try:
@@ -179,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--max-words", type=int, default=150, help="leave out longer prompts (time)")
     d.add_argument("--optimizer", default="default", help="a model spec for PromptOptimizer (default: the default)")
+    d.add_argument("--exemplars", choices=["bundled"], help="show the bundled worked examples before each prompt")
     d.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score", help="unblind verdicts.jsonl and print the counts")
     s.add_argument("--out", type=Path, required=True)
