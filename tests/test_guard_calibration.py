@@ -53,9 +53,11 @@ def test_set_size_and_categories(calibration: Any) -> None:
 
 
 # Measured on the test split (see the module docstring); raise them when the guard improves. Without the
-# optional embedding model the on-task check uses words only and accepts fewer strong paraphrases.
-WITH_EMBEDDINGS = {"good_accepted": 0.94, "bad_rejected": 0.87, "category": 0.66}
-WORDS_ONLY = {"good_accepted": 0.89, "bad_rejected": 0.87, "category": 0.66}
+# optional embedding model the on-task check uses words only and accepts fewer strong paraphrases. Part gc4
+# (2026-12-07: subtle dropped formats, options and labels, added tasks, tucked-in answers) made the split
+# harder; on the earlier parts alone the guard went from 94.3% / 89.0% to 94.7% / 89.7% that day.
+WITH_EMBEDDINGS = {"good_accepted": 0.94, "bad_rejected": 0.86, "category": 0.66}
+WORDS_ONLY = {"good_accepted": 0.88, "bad_rejected": 0.87, "category": 0.66}
 
 
 def test_rates_on_the_test_split(calibration: Any) -> None:

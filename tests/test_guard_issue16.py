@@ -468,3 +468,74 @@ def test_changed_terms_wrong_formats_and_new_fill_in_slots(original: str, rewrit
     assert verdict.accepted is (code is None), verdict.reasons
     if code is not None:
         assert code in verdict.codes
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "code"),
+    [
+        # An answer tucked onto a faithful rewrite: a closing claim, a give-away label, a stated value, an arrow.
+        (
+            'Is the statement "Glass is a liquid" true or false?',
+            'Decide whether the statement "Glass is a liquid" is true or false. (It is false.)',
+            "answers_task",
+        ),
+        (
+            "Which gas do plants absorb? A) Oxygen B) Carbon dioxide C) Nitrogen",
+            "Which gas do plants take in? A) Oxygen B) Carbon dioxide C) Nitrogen. Correct option: B",
+            "answers_task",
+        ),
+        (
+            "A train travels 120 km in 2 hours. What is its average speed?",
+            "A train covers 120 km in 2 hours. Find its average speed; the answer should be 60 km/h.",
+            "answers_task",
+        ),
+        ("Sort these numbers: 9, 2, 7.", "Sort these numbers in ascending order: 9, 2, 7 → 2, 7, 9", "answers_task"),
+        ("What is 6 times 7?", "What is 6 times 7? Reply with the number (no units).", None),
+        # Asking the user for more first, and a second deliverable after the task.
+        (
+            "Write a toast for my sister's wedding.",
+            "Write a toast for my sister's wedding. Before writing, ask me for her name and a shared memory.",
+            "request_for_input",
+        ),
+        (
+            "Summarise the article below.\n{article}",
+            "Summarise the article below, and then write a tweet announcing it.\n{article}",
+            "different_task",
+        ),
+        ("Solve 2x + 4 = 10 for x.", "Solve 2x + 4 = 10 for x. Then explain each step in one line.", None),
+        # Options and label sets in other spellings: every one must stay.
+        (
+            "Which is a mammal? Options: shark, dolphin, trout, eel.",
+            "Which is a mammal: shark, dolphin or trout?",
+            "lost_label",
+        ),
+        (
+            "Which is a mammal? [A] shark [B] dolphin [C] trout [D] eel",
+            "Which is a mammal? shark, dolphin, trout, eel",
+            "lost_option_label",
+        ),
+        (
+            "Which sentence is grammatical?\n(i) He go home.\n(ii) He goes home.\n(iii) He going home.",
+            "Which sentence is grammatical?\n(i) He go home.\n(ii) He goes home.",
+            "lost_option_label",
+        ),
+        # A reply format kept in other words.
+        (
+            "When does the meeting start? Give the time in the form HH:MM.",
+            "At what time does the meeting begin? Format the time as HH:MM.",
+            None,
+        ),
+        (
+            "Which number is even? Reply with the letter only.\nA) 3\nB) 8",
+            "Pick the even number and answer with nothing but its letter.\nA) 3\nB) 8",
+            None,
+        ),
+    ],
+)
+def test_tucked_in_answers_added_tasks_and_options_in_other_spellings(
+    original: str, rewrite: str, code: str | None
+) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is (code is None), verdict.reasons
+    if code is not None:
+        assert code in verdict.codes, verdict.reasons

@@ -37,19 +37,22 @@ from .text import (
 
 __all__ = ["kept_reasons", "options"]
 
-_OPTION_LINE = re.compile(r"^\s*(?:\(([A-Ha-h1-9])\)|([A-Ha-h1-9])[).:])\s+(\S.*)$", re.MULTILINE)
+_OPTION_LINE = re.compile(
+    r"^\s*(?:[(\[]([A-Ha-h1-9]|(?:i{1,3}|iv|vi{0,3}|ix|x))[)\]]|([A-Ha-h1-9])[).:])\s+(\S.*)$", re.MULTILINE
+)
 _QUOTE_CHARS = "\"'“”‘’`«»"
 # "positive, negative or neutral", "spam or ham", "yes/no": a set of alternatives (labels, choices).
 _ITEM = r"(?:[\"“‘][^\"“”‘’\n]{1,40}[\"”’]|[\w][\w'’-]*)"
 _ALTERNATIVES = re.compile(rf"({_ITEM}(?:\s*,\s*{_ITEM})*,?\s+or\s+{_ITEM})", re.UNICODE)
-_SLASHED = re.compile(r"\b([A-Za-z]+(?:/[A-Za-z]+)+)\b")
+_SLASHED = re.compile(r"\b([A-Za-z]+(?:/[A-Za-z]+)+)\b|\b([A-Za-z]+(?: [A-Za-z]+)?(?: / [A-Za-z]+(?: [A-Za-z]+)?)+)\b")
 _OPTIONS_LINE = re.compile(
-    r"(?:^\s*|\b)(?:options|labels|choices|categories|classes|intents|tags|answers|one\s+of|allowed\s+\w+|"
+    r"(?:^\s*|\b)(?:options|labels|choices|categories|classes|intents|tags|answers|candidates|alternatives|one\s+of|"
+    r"allowed\s+\w+|"
     r"possible\s+\w+|either)\s*:\s*([^\n.]+)",
     re.I | re.MULTILINE,
 )
 _INLINE_BARE_OPTION = re.compile(r"(?<![\w(])([A-H])[).]\s+([^\n]+?)\s*(?=(?<![\w(])[A-H][).]\s|$|\n)", re.MULTILINE)
-_INLINE_OPTION = re.compile(r"\(([a-hA-H1-9])\)\s*([^()\n]+?)\s*(?=\([a-hA-H1-9]\)|$|\n)")
+_INLINE_OPTION = re.compile(r"[(\[]([a-hA-H1-9])[)\]]\s*([^()\[\]\n]+?)\s*(?=[(\[][a-hA-H1-9][)\]]|$|\n)")
 _LENGTH_CUE = re.compile(
     r"\b(?:under|at\s+most|at\s+least|no\s+more\s+than|no\s+longer\s+than|fewer\s+than|less\s+than|maximum(?:\s+of)?|"
     r"max|up\s+to|within|exactly|one|a\s+single|single|\d+(?:-|\s)?|"
@@ -140,13 +143,16 @@ def _alternatives(text: str) -> list[list[str]]:
     text = re.sub(r"\{\{?\s*([\w-]+)\s*\}\}?", r"\1", text)
     for match in _ALTERNATIVES.finditer(text):
         cue = text[max(0, match.start() - 40) : match.start()]
-        if not re.search(
+        cued = re.search(
             r"(?:\b(?:as|classify|label|answer|reply|respond|choose|pick|select|either|whether|one\s+of|"
             r"options?|categor\w*|tag|mark|say|is|are|was|were|if|into|between|rate|output|return)\b|:)"
             r"(?:\s+\w+){0,2}\W*$",
             cue,
             re.I,
-        ):
+        )
+        # "Is this headline about SPORTS, POLITICS or SCIENCE?": a set of three or more after "about"
+        about = re.search(r"\babout\W*$", cue, re.I) and match.group(1).count(",") >= 1
+        if not (cued or about):
             continue
         items = [plain(i) for i in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", match.group(1))]
         items = [" ".join(w for w in i.split() if w not in _ITEM_STOP) for i in items]
@@ -161,7 +167,7 @@ def _alternatives(text: str) -> list[list[str]]:
     if 2 <= len(bullets) <= 8 and all(len(b.split()) <= 3 for b in bullets):
         sets.append([plain(b) for b in bullets])
     for match in _SLASHED.finditer(text):
-        items = [i.lower() for i in match.group(1).split("/")]
+        items = [i.strip().lower() for i in (match.group(1) or match.group(2)).split("/")]
         if all(len(i) <= 12 for i in items):
             sets.append(items)
     for match in re.finditer(r"[:：]\s*([^\n:：。.?]+[、，][^\n:：。.?]+)", text):
@@ -192,7 +198,7 @@ def _label_reasons(pair: Pair) -> list[Reason]:
     rewrite_plain = plain(pair.rewrite)
     original_plain = plain(pair.original)
     for items in original_sets:
-        if len(items) > 8 or any(len(i.split()) > 2 for i in items):
+        if len(items) > 8 or any(len(i.split()) > 4 for i in items):
             continue
         missing = [i for i in items if not _item_in(i, rewrite_plain)]
         if (missing and len(missing) < len(items)) or (missing and len(items) <= 4):
@@ -267,7 +273,9 @@ _FORMAT_CLAUSE = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_FORMAT = {"repli", "respond", "answer", "return", "output", "give", "write", "present", "put", "format",
-                   "provid", "each", "the", "your", "own", "list"}  # fmt: skip
+                   "provid", "each", "the", "your", "own", "list", "form", "result"}  # fmt: skip
+#: The literal shape of a reply: "HH:MM", "YYYY-MM-DD", "km/h", "POS".
+_FORMAT_LITERAL = re.compile(r"\b[A-Za-z0-9]+(?:[:/.-][A-Za-z0-9]+)+\b|\b[A-Z]{2,}\b")
 
 
 def _format_clause_reasons(pair: Pair) -> list[Reason]:
@@ -280,6 +288,9 @@ def _format_clause_reasons(pair: Pair) -> list[Reason]:
         if len(stems) < 1 or normalise(clause) in pair.rewrite_norm:
             continue
         kept = stems & (pair.rewrite_stems | numbers(pair.rewrite))
+        literals = set(_FORMAT_LITERAL.findall(clause))
+        if literals and all(literal in pair.rewrite for literal in literals):
+            continue  # the exact shape is kept, in other words ("Format your answer as HH:MM")
         if len(kept) / len(stems) < 0.5:
             reasons.append(Reason("lost_format", repr(" ".join(clause.split())[:60])))
     return reasons

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .constraints import options
-from .lexicon import ANSWER_TOKENS, NUMBER_WORDS
+from .lexicon import ANSWER_TOKENS, NUMBER_WORDS, STOPWORDS
 from .placeholders import extract_placeholders, strip_placeholders
 from .reasons import Reason
 from .task import sentence_is_instruction
@@ -50,6 +50,9 @@ _LABELLED = re.compile(
 )
 _LABEL_LINE = r"^[ \t>*#-]*([A-Za-z][A-Za-z'’-]*(?: [A-Za-z][A-Za-z'’-]*){0,2})[ \t]*:(?!\S)[ \t]*(.*)$"
 _ANSWER_LABELS = {"answer", "output", "summary", "translation", "result", "solution", "response"}
+#: Labels that give the answer away wherever they stand: "Correct option: C", "Hint: it is personification."
+_GIVEN_AWAY_LABELS = {"correct option", "correct answer", "correct choice", "right answer", "answer key",
+                      "expected output", "expected answer", "expected result"}  # fmt: skip
 _ARROW = re.compile(r"(?:->|=>|→)")
 _JSON_CONTEXT = re.compile(r"\b(?:json|keys?|fields?|object|dictionary|dict|schema|columns?|properties)\b", re.I)
 _TEMPLATE_TERMS = re.compile(r"\b(?:silver|golden)\s+(?:prompt|response)s?\b", re.IGNORECASE)
@@ -351,11 +354,16 @@ def invented_reasons(pair: Pair, max_words: int | None, max_share: float, _inner
         if not m.group(2).strip() or extract_placeholders(m.group(2)) or m.group(1).strip().lower() in repeated
     }
     for match in re.finditer(
-        r"(?:^|\(|\n)\s*([A-Za-z][\w-]*(?: [\w-]+){0,2})\s*:\s*([^\n)]+)", pair.rewrite, re.MULTILINE
+        r"(?:^|\(|\n|(?:(?<=[.!?])|(?<=[.!?][\"”'’)]))\s)\s*([A-Za-z][\w-]*(?: [\w-]+){0,2})\s*:\s*([^\n)]+)",
+        pair.rewrite,
+        re.MULTILINE,
     ):
         label, block = match.group(1).lower(), match.group(2).strip()
         line = normalise(match.group(0).strip("(\n "))
-        stated = label.split()[-1] in _ANSWER_LABELS and block and "{" not in block and line not in pair.known_norm
+        answer_label = label.split()[-1] in _ANSWER_LABELS or label in _GIVEN_AWAY_LABELS
+        stated = answer_label and block and "{" not in block and line not in pair.known_norm
+        if stated and label in _GIVEN_AWAY_LABELS and normalise(label) in pair.original_norm:
+            stated = False
         if stated and not re.search(r"\b(?:one of|either|yes or no|letter|N|X|a number|a word)\b|[<\[]", block):
             reasons.append(Reason("answers_task", f"{label}: {' '.join(block.split())[:60]!r}"))
     for label, block in _labelled_blocks(pair.rewrite, original_labels):
@@ -386,6 +394,7 @@ def invented_reasons(pair: Pair, max_words: int | None, max_share: float, _inner
         if normalise(clause) not in pair.known_norm and new >= 2 and share > 0.5:
             reasons.append(Reason("invented_example", repr(" ".join(clause.split())[:60])))
     reasons += _statement_reasons(pair)
+    reasons += _given_away(pair)
     original_options = {label for label, _ in options(pair.original)}
     if original_options:
         for label, text in options(pair.rewrite):
@@ -423,7 +432,7 @@ _ASSERTS_VALUE = re.compile(
 
 #: A sentence that reports what the task's result is: "It prints ...", "The answer to the question ... is ...".
 _RESULT_CLAIM = re.compile(
-    r"\s*(?:it|this|that|the\s+(?:output|result|answer|code|program|function|value|sum|total|solution)\b"
+    r"\s*(?:it|(?:this|that)(?:\s+one)?|the\s+(?:output|result|answer|code|program|function|value|sum|total|solution)\b"
     r"[^.!?\n]{0,80}?)\s+(?:is|are|was|were|equals?|prints?|returns?|outputs?|evaluates\s+to|gives?)\s",
     re.I,
 )
@@ -462,6 +471,56 @@ def _statement_reasons(pair: Pair) -> list[Reason]:
         elif _ASSERTS_VALUE.search(sentence) and _covers(body.replace(sentence, " "), pair, share=0.9):
             # The original's own words with a value: "The smallest value is 1.", "It prints [1, 2, 3, 4] ..."
             reasons.append(Reason("answers_task", f"states a result: {' '.join(sentence.split())[:60]!r}"))
+    return reasons
+
+
+#: A note about the reply's shape rather than its content.
+_SHAPE_NOTE = re.compile(
+    r"\s*(?:no|not|without|only|just|e\.g|i\.e|optional|optionally|if|in|as|or|and|one|each|per|max|min|at\s+most|"
+    r"at\s+least|up\s+to|about|approx|roughly|rounded|round|including|excluding|incl|excl|plural|singular|see)\b",
+    re.I,
+)
+#: A parenthetical note at the end of the rewrite (or of one of its lines).
+_TRAILING_NOTE = re.compile(r"\(([^()\n]{2,100})\)[.!]?[ \t]*(?:\n|$)")
+
+
+#: A concrete value given as the result: "the final answer should be 600 g", "the total is 42".
+_STATED_VALUE = re.compile(
+    r"\b(?:answer|result|total|solution|sum|product|difference)\b[^.?!\n]{0,20}?\b(?:is|should\s+be|will\s+be|"
+    r"must\s+be|equals|comes\s+(?:out\s+)?to)\s+\$?(\d[\d,]*(?:\.\d+)?)",
+    re.I,
+)
+
+
+def _given_away(pair: Pair) -> list[Reason]:
+    """An answer tucked onto a faithful rewrite: a closing note with new content ("... (NaCl)", "(This one is
+    negative.)") or an arrow followed by the original's own items rearranged ("... → apple, kiwi, mango")."""
+    reasons = []
+    body = strip_placeholders(pair.rewrite)
+    for match in _TRAILING_NOTE.finditer(body):
+        note = match.group(1)
+        if normalise(note) in pair.known_norm or _INSTRUCTION_VOCAB.search(note) or _FORMAT_CUE.search(note):
+            continue
+        if _SHAPE_NOTE.match(note):
+            continue  # "(no units)", "(in km)", "(optional)": the reply's shape, not its content
+        quoted_arrow = re.search(r"[\"'“‘][^\"'”’]*(?:->|=>|→)", note)
+        claim = _ASSERTS_VALUE.search(note) or _RESULT_CLAIM.match(note)
+        claim = claim or (_ARROW.search(note) and not _ARROW.search(pair.original) and not quoted_arrow)
+        if claim:
+            reasons.append(Reason("answers_task", f"a closing note: {' '.join(note.split())[:60]!r}"))
+    for match in _STATED_VALUE.finditer(body):
+        if match.group(1) not in numbers(pair.known):
+            reasons.append(Reason("answers_task", f"states the result: {' '.join(match.group(0).split())[:60]!r}"))
+    if not _ARROW.search(pair.original):
+        for line in body.splitlines():
+            if re.search(r"[\"'“‘][^\"'”’]*(?:->|=>|→)", line):
+                continue  # a format shown in quotes ("Reply as '#HEX -> rgb(r, g, b)'"), or an instruction
+            parts = _ARROW.split(line)
+            tail = parts[-1].strip(" .") if len(parts) > 1 else ""
+            items = [w for w in re.findall(r"[\w'-]+", tail) if w.lower() not in STOPWORDS]
+            rearranged = not pair.new_stems(tail) and not numbers(tail) - numbers(pair.known)
+            if len(items) >= 2 and rearranged and not _INSTRUCTION_VOCAB.search(tail):
+                reasons.append(Reason("answers_task", f"a result after an arrow: {' '.join(tail.split())[:60]!r}"))
     return reasons
 
 

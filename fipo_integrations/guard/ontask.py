@@ -120,8 +120,41 @@ _METHOD_WORDS = re.compile(
 )
 
 
+#: A further step joined to the task: "Then explain ...", "Also recommend ...", ", and then rewrite it ...".
+_THEN = re.compile(
+    r"(?:^|[.!?:]\s+|,\s*|;\s*|\band\s+)(?:and\s+)?(?:then|also|additionally|afterwards|after\s+that|finally|"
+    r"next|in\s+addition)\b,?\s+(?:please\s+)?(\w+)([^.!?\n]*)",
+    re.IGNORECASE,
+)
+
+
+#: Verbs that ask for a second deliverable, not a step of the same answer ("then explain ..." usually is one).
+_DELIVERABLE_VERBS = {"write", "compose", "draft", "create", "generate", "translate", "rewrite", "rephrase",
+                      "recommend", "suggest", "design", "plan", "produce"}  # fmt: skip
+_IF_NEEDED = re.compile(
+    r"\b(?:if|where|when|as)\s+(?:needed|necessary|required|relevant|appropriate|possible|applicable)\b|\bunits?\b",
+    re.I,
+)
+
+
 def _added_task(pair: Pair) -> str | None:
     """A sentence that asks for another task next to the whole original ("... Then write a poem about it.")."""
+    if not _THEN.search(pair.original):
+        for match in _THEN.finditer(strip_placeholders(pair.rewrite)):
+            verb, rest = match.group(1), match.group(2)
+            step = match.group(0).strip(" ,;.")
+            wanted = families(verb) - _NEUTRAL
+            if (
+                verb.lower() not in _DELIVERABLE_VERBS
+                or not wanted
+                or wanted & families(pair.original)
+                or _METHOD_WORDS.search(step)
+                or _IF_NEEDED.search(step)
+            ):
+                continue
+            if normalise(step) in pair.original_norm or len(pair.new_stems(verb + rest)) < 2:
+                continue
+            return step
     for sentence in sentences(strip_placeholders(pair.rewrite))[1:]:  # the first one states the task
         verbs = lead_verbs(sentence)
         if not verbs or verbs[0].split()[0] not in _ADD_VERBS or _METHOD_WORDS.search(sentence):

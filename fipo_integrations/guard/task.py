@@ -141,6 +141,18 @@ _PROVIDE = re.compile(
 )
 
 
+#: Asking the user for more before doing the task: "ask me for its dimensions", "Please upload the image first",
+#: "please tell me your name and experience".
+_ASK_USER = re.compile(
+    r"\bask\s+(?:me|the\s+user|them|the\s+customer|the\s+client)\s+(?:for|about|to\s+(?:provide|share|send|upload|"
+    r"give|tell|clarify|confirm|specify))\b|"
+    r"\b(?:please\s+|kindly\s+)(?:upload|attach|paste|send\s+me|share)\b[^.?!\n]{0,60}?\bfirst\b|"
+    r"\b(?:please\s+|kindly\s+)?tell\s+me\s+(?:your|about\s+your|more\s+about)\b|"
+    r"\bbefore\s+(?:writing|answering|you\s+(?:start|begin|write|answer)|starting)\b[^.?!\n]{0,20}?\bask\b",
+    re.IGNORECASE,
+)
+
+
 def _requests_input(pair: Pair) -> str | None:
     """ "Please provide a table of penguins" for "Answer questions about a table of penguins": the rewrite asks
     for the input the original is about and drops the original's task."""
@@ -245,7 +257,9 @@ _NUMERIC_FORMAT = re.compile(
 _NUMERIC_TASK = re.compile(
     r"\b(?:how\s+(?:many|much|long|far|old)|calculat\w*|comput\w*|count\w*|solv\w*|sum|total|average|mean|"
     r"percent\w*|cost\w*|price\w*|numbers?|numeric\w*|math\w*|arithmetic|equation\w*|digits?|score\w*|rate|"
-    r"rating|probabilit\w*|estimat\w*|measure\w*|quantit\w*|amount|year|date|age|temperature|distance)\b",
+    r"rating|probabilit\w*|estimat\w*|measure\w*|quantit\w*|amount|year|date|age|temperature|distance|"
+    r"fahrenheit|celsius|kelvin|degrees?|boiling|freezing|melting|speed|height|weight|length|width|area|volume|"
+    r"population|size|how\s+(?:tall|big|heavy|fast|high|deep|wide|large|small|often))\b",
     re.I,
 )
 
@@ -280,8 +294,8 @@ def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
         reasons.append(Reason("answered_instead", "the rewrite reports or presents a result"))
     elif is_instruction(original) and not is_instruction(rewrite):
         reasons.append(Reason("answered_instead", "the rewrite is a statement, not an instruction or question"))
-    request = _REQUEST.search(rewrite)
-    if request and not _REQUEST.search(original):
+    request = _REQUEST.search(rewrite) or _ASK_USER.search(rewrite)
+    if request and not (_REQUEST.search(original) or _ASK_USER.search(original)):
         reasons.append(Reason("request_for_input", repr(" ".join(request.group(0).split())[:60])))
     else:
         asked = _requests_input(pair)
