@@ -504,8 +504,8 @@ def _given_away(pair: Pair) -> list[Reason]:
         if _SHAPE_NOTE.match(note):
             continue  # "(no units)", "(in km)", "(optional)": the reply's shape, not its content
         quoted_arrow = re.search(r"[\"'“‘][^\"'”’]*(?:->|=>|→)", note)
-        claim = _ASSERTS_VALUE.search(note) or _RESULT_CLAIM.match(note)
-        claim = claim or (_ARROW.search(note) and not _ARROW.search(pair.original) and not quoted_arrow)
+        arrow = bool(_ARROW.search(note)) and not _ARROW.search(pair.original) and not quoted_arrow
+        claim = bool(_ASSERTS_VALUE.search(note) or _RESULT_CLAIM.match(note)) or arrow
         if claim:
             reasons.append(Reason("answers_task", f"a closing note: {' '.join(note.split())[:60]!r}"))
     for match in _STATED_VALUE.finditer(body):
