@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -117,6 +118,21 @@ def _task_config(benchmark: str, task: Any, items: list[Any], folder: Path, chat
     return config
 
 
+def _fitting_batch_size(requested: int, vocab_size: int, context: int = 2048) -> int:
+    """lm-eval keeps float32 logits over the whole vocabulary for every position of a batch (and copies them
+    for the log-softmax): Qwen's 151,936-token vocabulary with 5-shot MMLU contexts needs about 3.7 GB a row,
+    and a batch of 8 ran a 24 GB machine out of memory. Cap the batch to a quarter of the available memory."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not Linux: keep what was asked for
+        return requested
+    per_row = context * vocab_size * 4 * 3
+    fitting = max(1, int(available // 4 // per_row))
+    if fitting < requested:
+        print(f"lm-eval batch size {fitting} instead of {requested} (memory for the logits)", file=sys.stderr)
+    return min(requested, fitting)
+
+
 def _lm_eval_results(
     args: argparse.Namespace, benchmark: str, model: Any, out: Path, selected: list[Any], tasks: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
@@ -132,7 +148,8 @@ def _lm_eval_results(
 
     model.load()
     chat = BENCHMARK_SPECS[benchmark].kind == "generate" and model.chat
-    lm = HFLM(pretrained=model.backend.model, tokenizer=model.backend.tokenizer, batch_size=args.batch_size)
+    batch_size = _fitting_batch_size(args.batch_size, model.backend.model.config.vocab_size)
+    lm = HFLM(pretrained=model.backend.model, tokenizer=model.backend.tokenizer, batch_size=batch_size)
     configs = []
     by_task: dict[str, list[Any]] = {}
     for item in selected:
