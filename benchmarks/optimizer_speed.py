@@ -214,6 +214,9 @@ def main() -> None:
         f"\nCPU: {name}; flags: {flags}; {os.cpu_count()} cores; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if cap:  # e.g. ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2: an AVX2-only CPU emulated on a newer one
+        print(f"oneDNN capped at {cap}, ATen kernels at {os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
     print(f"native bf16: {cpu_has_native_bf16()}; the default path here: transformers-{resolve_dtype('auto', 'cpu')}")
     print(f"copy bandwidth (read + write): {bandwidth:.1f} GB/s\n")
     header = (
