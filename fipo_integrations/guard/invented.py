@@ -50,7 +50,7 @@ _LABELLED = re.compile(
 )
 _LABEL_LINE = r"^[ \t>*#-]*([A-Za-z][A-Za-z'’-]*(?: [A-Za-z][A-Za-z'’-]*){0,2})[ \t]*:(?!\S)[ \t]*(.*)$"
 _ANSWER_LABELS = {"answer", "output", "summary", "translation", "result", "solution", "response"}
-#: Labels that give the answer away wherever they stand: "Correct option: C", "Hint: it is personification."
+#: Labels that give the answer away wherever they stand: "Correct option: C", "Expected output: [1, 3]".
 _GIVEN_AWAY_LABELS = {"correct option", "correct answer", "correct choice", "right answer", "answer key",
                       "expected output", "expected answer", "expected result"}  # fmt: skip
 _ARROW = re.compile(r"(?:->|=>|→)")
