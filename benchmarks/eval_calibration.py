@@ -51,6 +51,7 @@ def _our_results(args: argparse.Namespace, spec: str, out: Path) -> tuple[dict[s
         seed=args.seed,
         batch_size=args.batch_size,
         dtype=args.dtype,
+        option_orders=args.option_orders,
     )
     for name in args.benchmark:  # one run per benchmark, so GSM8K and BBH can use their own limit
         run_evaluation(replace(config, benchmarks=[name], limit=_limit(args, name)), testing_models=[model])
@@ -137,7 +138,8 @@ def _lm_eval_results(
     args: argparse.Namespace, benchmark: str, model: Any, out: Path, selected: list[Any], tasks: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Per item: lm-eval's prediction and context, cached in ``out/lm_eval-BENCHMARK.json``."""
-    cache = out / f"lm_eval-{benchmark}.json"
+    cyclic = args.option_orders.get(benchmark) == "cyclic"
+    cache = out / f"lm_eval-{benchmark}{'-cyclic' if cyclic else ''}.json"
     if cache.is_file():
         cached: dict[str, dict[str, Any]] = json.loads(cache.read_text(encoding="utf-8"))
         return cached
@@ -152,6 +154,12 @@ def _lm_eval_results(
     lm = HFLM(pretrained=model.backend.model, tokenizer=model.backend.tokenizer, batch_size=batch_size)
     configs = []
     by_task: dict[str, list[Any]] = {}
+    if cyclic:  # every rotation of the options as its own document; averaged per option below, as fipo eval does
+        selected = [
+            replace(item.rotated(shift), item_id=f"{item.item_id}@{shift}")
+            for item in selected
+            for shift in range(len(item.choices))
+        ]
     for item in selected:
         by_task.setdefault(item.task, []).append(item)
     for task_name, items in sorted(by_task.items()):
@@ -178,8 +186,28 @@ def _lm_eval_results(
             else:
                 entry["response"] = sample["resps"][0][0]
             results[doc["id"]] = entry
+    if cyclic:
+        results = _average_rotations(results)
     cache.write_text(json.dumps(results, ensure_ascii=False) + "\n", encoding="utf-8")
     return results
+
+
+def _average_rotations(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Fold ``ID@SHIFT`` entries into one per item: each option's log-likelihood averaged over its positions
+    (option ``i`` shows under letter ``i - shift``), the prediction its best option, the context of shift 0."""
+    rotations: dict[str, dict[int, dict[str, Any]]] = {}
+    for key, entry in results.items():
+        item_id, _, shift = key.rpartition("@")
+        rotations.setdefault(item_id, {})[int(shift)] = entry
+    folded: dict[str, dict[str, Any]] = {}
+    for item_id, shifts in rotations.items():
+        count = len(shifts)
+        scores = [shifts[k]["loglikelihoods"] for k in range(count)]
+        averaged = [sum(scores[k][(i - k) % count] for k in range(count)) / count for i in range(count)]
+        best = max(range(count), key=lambda index: (averaged[index], -index))
+        letters = "ABCDEFGHIJ"[:count]
+        folded[item_id] = {"context": shifts[0]["context"], "prediction": letters[best], "loglikelihoods": averaged}
+    return folded
 
 
 def _our_context(model: Any, benchmark: str, record: dict[str, Any], task: Any, item: Any) -> str:
@@ -212,8 +240,20 @@ def main() -> int:
         help="precision of both runs (default float32: bf16 rounding differs between batch shapes, which blurs "
         "the comparison of the two scorers; pass auto to calibrate the default path)",
     )
+    parser.add_argument(
+        "--option-order",
+        action="append",
+        metavar="BENCH=ORDER",
+        help="as fipo eval's --option-order: given or cyclic (default piqa=cyclic); both scorers use it",
+    )
     parser.add_argument("--out", default="runs/eval-calibration", help="cache and report folder")
     args = parser.parse_args()
+    from fipo_integrations.evaluation.runner import DEFAULT_OPTION_ORDERS
+
+    args.option_orders = dict(DEFAULT_OPTION_ORDERS)
+    for value in args.option_order or []:
+        name, _, order = value.partition("=")
+        args.option_orders[name] = order
     args.model = args.model or ["embedded:smollm2-135m-instruct", "embedded:qwen2.5-coder-0.5b-instruct"]
     args.benchmark = args.benchmark or list(BENCHMARKS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -290,9 +330,11 @@ def main() -> int:
 
 
 def records_format(records: dict[str, dict[str, Any]], selected: list[Any]) -> str:
-    """How our harness prompted these items (``plain`` / ``chat``), with the scoring method."""
-    kinds = {(records[item.item_id].get("format", "?"), records[item.item_id]["method"]) for item in selected}
-    return ", ".join(f"{fmt} {method}" for fmt, method in sorted(kinds))
+    """How our harness prompted these items (``plain`` / ``chat``), with the scoring method (and ``cyclic`` where
+    every option order was scored)."""
+    chosen = [records[item.item_id] for item in selected]
+    kinds = {(record.get("format", "?"), record["method"], "given_order_logprobs" in record) for record in chosen}
+    return ", ".join(f"{fmt} {method}{' cyclic' if cyclic else ''}" for fmt, method, cyclic in sorted(kinds))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -65,6 +66,8 @@ def _config(out: Path, **overrides: object) -> EvalConfig:
         "models": ("fake",),
         "optimizers": ("none", "scripted=default"),
         "progress": False,
+        # FakeModel answers a letter whatever the options say: count one prompt per PiQA item
+        "option_orders": {"piqa": "given"},
     }
     settings.update(overrides)
     return EvalConfig(**settings)  # type: ignore[arg-type]
@@ -102,6 +105,48 @@ def test_report_numbers_with_a_fake_model(tmp_path: Path) -> None:
     # few-shot examples are never rewritten: the optimized prompts differ from the naive ones only in the instruction
     naive_prompt = next(p for p in model.prompts if p.startswith("Choose the solution") and MARKER not in p)
     assert naive_prompt.count("Answer: A") + naive_prompt.count("Answer: B") == 3
+
+
+class LetterBiasedModel(FakeModel):
+    """Prefers letter A by 1.0 nat and the sensible option text by 0.5: in the given order it answers A to
+    every item; averaged over both option orders the text decides."""
+
+    SENSIBLE = ("Store it in a bag.", "Switch on a lamp.", "Wipe it with soapy water.")
+
+    def option_logprobs(self, prompts: Sequence[str], letters: Sequence[str]) -> list[list[float]]:
+        self._count(prompts)
+        scores = []
+        for prompt in prompts:
+            shown = dict(re.findall(r"^([A-D])\. (.*)$", prompt.rsplit("Goal:", 1)[-1], flags=re.MULTILINE))
+            scores.append([-3.0 + (letter == "A") + 0.5 * (shown[letter] in self.SENSIBLE) for letter in letters])
+        return scores
+
+
+def test_cyclic_option_order_cancels_a_letter_preference(tmp_path: Path) -> None:
+    given = run_evaluation(
+        _config(tmp_path / "given", benchmarks=["piqa"], optimizers=("none",)),
+        testing_models=[LetterBiasedModel()],
+    )
+    assert given["results"][0]["correct"] == 1  # targets B, A, B: always "A"
+    model = LetterBiasedModel()
+    cyclic = run_evaluation(
+        _config(tmp_path / "cyclic", benchmarks=["piqa"], optimizers=("none",), option_orders={}),
+        testing_models=[model],
+    )
+    assert cyclic["config"]["option_orders"]["piqa"] == "cyclic"  # the default for PiQA
+    assert cyclic["results"][0]["correct"] == 3
+    assert len(model.prompts) == 6  # both orders of each of the 3 items
+    records = [json.loads(line) for line in (tmp_path / "cyclic" / "results.jsonl").read_text().splitlines()]
+    keep_bread = next(r for r in records if r["item_id"] == "piqa/3")
+    # option A "Leave it in the sun." shown as A (-2.0) and as B (-3.0); option B as B (-2.5) and as A (-1.5)
+    assert keep_bread["logprobs"] == [-2.5, -2.0] and keep_bread["given_order_logprobs"] == [-2.0, -2.5]
+    assert keep_bread["prediction"] == "B" and keep_bread["correct"] is True
+    # the few-shot examples keep their order and answers: only the scored item is re-ordered
+    assert all(prompt.count("Answer: A") + prompt.count("Answer: B") == 3 for prompt in model.prompts)
+    with pytest.raises(ValueError, match="not a multiple-choice benchmark"):
+        _config(tmp_path, option_orders={"gsm8k": "cyclic"})
+    with pytest.raises(ValueError, match="given, cyclic"):
+        _config(tmp_path, option_orders={"mmlu": "shuffled"})
 
 
 def test_fixed_rewrites_from_a_file(tmp_path: Path) -> None:

@@ -33,6 +33,16 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, int]:
     return result
 
 
+def _orders(values: list[str] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for value in values or []:
+        name, separator, order = value.partition("=")
+        if not separator or name not in _BENCHMARKS:
+            raise SystemExit(f"--option-order expects BENCHMARK=ORDER (e.g. piqa=cyclic); got {value!r}")
+        result[name] = order.strip()
+    return result
+
+
 def _benchmarks(values: list[str] | None) -> list[str]:
     names = [name.strip().lower() for value in values or [] for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in _BENCHMARKS]
@@ -58,6 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             shots=_pairs(args.shots, "--shots"),
             max_new_tokens=_pairs(args.max_new_tokens, "--max-new-tokens"),
             mc_scoring=args.mc_scoring,
+            option_orders=_orders(args.option_order),
             prompt_format=args.prompt_format,
             mmlu_instruction=args.mmlu_instruction,
             weights=args.weights,
@@ -142,6 +153,13 @@ def register(subparsers: Any) -> None:
     )
     models.add_argument(
         "--mc-scoring", choices=["auto", "logprob", "generate"], default="auto", help="multiple-choice scoring"
+    )
+    models.add_argument(
+        "--option-order",
+        action="append",
+        metavar="BENCH=ORDER",
+        help="given (as in the data) or cyclic (score every rotation of the options and average each option "
+        "over its positions; cancels a preference for one letter, n times the cost). Default piqa=cyclic",
     )
     models.add_argument(
         "--prompt-format",

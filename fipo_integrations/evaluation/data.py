@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "TaskData",
     "build_messages",
     "build_prompt",
+    "choice_item",
+    "choice_query",
     "select_items",
 ]
 
@@ -91,10 +93,59 @@ class EvalItem:
     answer: str
     #: Option letters for multiple-choice items (``("A", "B")`` for PiQA), empty for generation items.
     choices: tuple[str, ...] = ()
+    #: The question without its options (multiple choice built by :func:`choice_item`), for re-ordering.
+    stem: str = ""
+    #: The option texts in the order of ``choices`` (multiple choice built by :func:`choice_item`).
+    options: tuple[str, ...] = ()
 
     def demonstration(self) -> str:
         """The item as a few-shot example: query, a space, the answer."""
         return f"{self.query} {self.answer}"
+
+    def rotated(self, shift: int) -> EvalItem:
+        """The item with its options rotated by ``shift``: option ``i`` is shown under letter ``i - shift``
+        (mod the option count), and the target letter moves with its option.
+
+        >>> item = choice_item("piqa", "piqa", "piqa/0", "Goal: dry a cup", ["use a towel", "use water"], 0)
+        >>> moved = item.rotated(1)
+        >>> print(moved.query)
+        Goal: dry a cup
+        A. use water
+        B. use a towel
+        Answer:
+        >>> moved.target
+        'B'
+        """
+        count = len(self.options)
+        if count < 2 or count != len(self.choices):
+            raise ValueError(
+                f"{self.item_id}: only multiple-choice items built with their option texts can be re-ordered "
+                f"(got {count} option texts for choices {self.choices}); build them with choice_item()"
+            )
+        shift %= count
+        options = self.options[shift:] + self.options[:shift]
+        target = self.choices[(self.choices.index(self.target) - shift) % count]
+        answer = target if self.answer == self.target else self.answer
+        return replace(self, query=choice_query(self.stem, options), target=target, answer=answer, options=options)
+
+
+def choice_query(stem: str, options: Sequence[str]) -> str:
+    """The question block of a multiple-choice item: the stem, lettered options and the ``Answer:`` cue."""
+    return f"{stem.strip()}\n{option_block(options)}\nAnswer:"
+
+
+def choice_item(benchmark: str, task: str, item_id: str, stem: str, options: Sequence[str], label: int) -> EvalItem:
+    """A multiple-choice item whose gold option is ``options[label]``, lettered A, B, ...
+
+    >>> choice_item("piqa", "piqa", "piqa/0", "Goal: dry a cup", ["use a towel", "use water"], 0).target
+    'A'
+    """
+    texts = tuple(str(option).strip() for option in options)
+    if not 0 <= label < len(texts):
+        raise ValueError(f"{item_id}: label {label} is outside the {len(texts)} options")
+    letters = tuple(OPTION_LETTERS[: len(texts)])
+    letter = letters[label]
+    return EvalItem(benchmark, task, item_id, choice_query(stem, texts), letter, letter, letters, stem.strip(), texts)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 
 from .._deps import require
 from ..validation import iter_jsonl
-from .data import BENCHMARK_SPECS, OPTION_LETTERS, BenchmarkData, EvalItem, TaskData, option_block
+from .data import BENCHMARK_SPECS, OPTION_LETTERS, BenchmarkData, EvalItem, TaskData, choice_item
 from .instructions import BBH_TASK_DESCRIPTIONS, naive_instruction
 
 __all__ = ["DataFormatError", "load_benchmark", "parse_gsm8k_answer"]
@@ -163,9 +163,8 @@ def build_piqa(rows: Sequence[Row], labels: Sequence[int], shots: int, source: s
     for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         if label not in (0, 1):
             raise DataFormatError(f"{source}: PiQA label {index + 1} is {label!r}; allowed: 0 or 1")
-        query = f"Goal: {str(row['goal']).strip()}\n{option_block([row['sol1'], row['sol2']])}\nAnswer:"
-        letter = OPTION_LETTERS[label]
-        items.append(EvalItem("piqa", "piqa", f"piqa/{index}", query, letter, letter, ("A", "B")))
+        stem = f"Goal: {str(row['goal']).strip()}"
+        items.append(choice_item("piqa", "piqa", f"piqa/{index}", stem, [row["sol1"], row["sol2"]], label))
     task = TaskData("piqa", "piqa", naive_instruction("piqa", "piqa"), items[:shots], items[shots:])
     return BenchmarkData("piqa", [task], source)
 
@@ -194,10 +193,9 @@ def build_cosmosqa(rows: Sequence[Row], shots: int, source: str) -> BenchmarkDat
             raise DataFormatError(f"{source}: CosmosQA row {index + 1} has label {row['label']!r}") from exc
         if not 0 <= label <= 3:
             raise DataFormatError(f"{source}: CosmosQA row {index + 1} has label {label}; allowed: 0-3")
-        options = option_block([str(row[f"answer{i}"]) for i in range(4)])
-        query = f"Context: {str(row['context']).strip()}\nQuestion: {str(row['question']).strip()}\n{options}\nAnswer:"
-        letter = OPTION_LETTERS[label]
-        items.append(EvalItem("cosmosqa", "cosmosqa", f"cosmosqa/{index}", query, letter, letter, tuple("ABCD")))
+        stem = f"Context: {str(row['context']).strip()}\nQuestion: {str(row['question']).strip()}"
+        options = [str(row[f"answer{i}"]) for i in range(4)]
+        items.append(choice_item("cosmosqa", "cosmosqa", f"cosmosqa/{index}", stem, options, label))
     task = TaskData("cosmosqa", "cosmosqa", naive_instruction("cosmosqa", "cosmosqa"), items[:shots], items[shots:])
     return BenchmarkData("cosmosqa", [task], source)
 
@@ -214,9 +212,8 @@ def _cosmosqa_from_dir(folder: Path, shots: int) -> BenchmarkData:
 def _mmlu_item(row: Sequence[str], subject: str, index: int, split: str, where: str) -> EvalItem:
     if len(row) != 6 or row[5].strip() not in ("A", "B", "C", "D"):
         raise DataFormatError(f"{where}: row {index + 1} should be question,A,B,C,D,answer(A-D); got {row!r}")
-    query = f"{row[0].strip()}\n{option_block(row[1:5])}\nAnswer:"
-    letter = row[5].strip()
-    return EvalItem("mmlu", subject, f"mmlu/{subject}/{split}/{index}", query, letter, letter, tuple("ABCD"))
+    label = OPTION_LETTERS.index(row[5].strip())
+    return choice_item("mmlu", subject, f"mmlu/{subject}/{split}/{index}", row[0], row[1:5], label)
 
 
 def build_mmlu(

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +37,10 @@ from .testing_models import Prompt, TestingModel, make_testing_model
 __all__ = ["EvalConfig", "run_evaluation"]
 
 logger = logging.getLogger(__name__)
+
+#: Option orders a multiple-choice benchmark can be scored in (see :attr:`EvalConfig.option_orders`).
+OPTION_ORDERS = ("given", "cyclic")
+DEFAULT_OPTION_ORDERS: dict[str, str] = {"piqa": "cyclic"}
 
 #: GSM8K generation may stop as soon as the reply states its final answer.
 _GSM8K_DONE = r"(?i)answer is[^\n]*\d[^\n]*?\.\s"
@@ -66,6 +70,11 @@ class EvalConfig:
     max_new_tokens: Mapping[str, int] = field(default_factory=dict)
     #: Multiple choice by option-letter log-probabilities, by generation, or ``auto`` (log-probs if possible).
     mc_scoring: Literal["auto", "logprob", "generate"] = "auto"
+    #: Option order per multiple-choice benchmark when scored by log-probabilities: ``given`` (as in the
+    #: data) or ``cyclic`` (every rotation of the options is scored and each option's log-probability is
+    #: averaged over its positions, which cancels a model's preference for a letter, at n times the cost).
+    #: PiQA defaults to ``cyclic``: with two options a small tester otherwise answers "A" to every item.
+    option_orders: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_OPTION_ORDERS))
     #: How prompts reach the model, as lm-evaluation-harness does it: ``auto`` scores multiple choice on
     #: plain text and generates through the chat template (few-shot examples as turns) for chat models;
     #: ``chat`` and ``plain`` force one format everywhere.
@@ -102,6 +111,13 @@ class EvalConfig:
             raise ValueError(f"mmlu_instruction must be per-subject or shared, got {self.mmlu_instruction!r}")
         if self.weights not in ("size", "equal"):
             raise ValueError(f"weights must be size or equal, got {self.weights!r}")
+        self.option_orders = {**DEFAULT_OPTION_ORDERS, **self.option_orders}
+        for name, order in self.option_orders.items():
+            if name not in BENCHMARK_SPECS or BENCHMARK_SPECS[name].kind != "choice":
+                choice = ", ".join(n for n, spec in BENCHMARK_SPECS.items() if spec.kind == "choice")
+                raise ValueError(f"option order given for {name!r}, not a multiple-choice benchmark ({choice})")
+            if order not in OPTION_ORDERS:
+                raise ValueError(f"option order for {name} must be one of {', '.join(OPTION_ORDERS)}, got {order!r}")
         for mapping, what in ((self.shots, "shots"), (self.max_new_tokens, "max_new_tokens")):
             for name, value in mapping.items():
                 if name not in BENCHMARK_SPECS:
@@ -155,6 +171,8 @@ def _settings(config: EvalConfig, benchmark: str, model: TestingModel) -> dict[s
     auto_chat = method == "generate" and model.chat
     chat = auto_chat if config.prompt_format == "auto" else config.prompt_format == "chat"
     settings: dict[str, Any] = {"method": method, "format": "chat" if chat else "plain"}
+    if method == "logprob" and config.option_orders.get(benchmark, "given") != "given":
+        settings["option_order"] = config.option_orders[benchmark]  # absent for "given": old caches stay valid
     if method == "generate":
         settings["max_new_tokens"] = config.max_new_tokens.get(benchmark, spec.max_new_tokens)
         settings["stop"] = list(spec.stop)
@@ -187,6 +205,8 @@ def _score_chunk(model: TestingModel, jobs: list[_Job]) -> list[dict[str, Any]]:
     settings = jobs[0].settings
     records = []
     if settings["method"] == "logprob":
+        if settings.get("option_order") == "cyclic":
+            return _score_cyclic(model, jobs)
         for choices in dict.fromkeys(job.item.choices for job in jobs):
             group = [index for index, job in enumerate(jobs) if job.item.choices == choices]
             scores = model.option_logprobs([prompts[index] for index in group], choices)
@@ -204,6 +224,49 @@ def _score_chunk(model: TestingModel, jobs: list[_Job]) -> list[dict[str, Any]]:
         else:
             prediction, correct = score_generation(job.benchmark, reply, job.item.target)
         records.append(_record(model, job, used, prediction, correct, response=reply))
+    return records
+
+
+def _rotations(job: _Job) -> list[_Job]:
+    """``job`` once per rotation of its options (rotation 0 first), each with its own prompt."""
+    variants = []
+    for shift in range(len(job.item.choices)):
+        item = job.item.rotated(shift)
+        variants.append(replace(job, item=item, prompt=build_prompt(job.instruction, job.task.shots, item)))
+    return variants
+
+
+def _score_cyclic(model: TestingModel, jobs: list[_Job]) -> list[dict[str, Any]]:
+    """Score every rotation of the options; an option's score is its mean log-probability over its positions
+    (its letter moves, the text stays), so a model's preference for a letter adds the same to every option."""
+    variants = [(index, shift, job) for index, owner in enumerate(jobs) for shift, job in enumerate(_rotations(owner))]
+    fitted = [_fit_shots(model, job) for _, _, job in variants]
+    prompts = [job.model_input(text, used) for (_, _, job), (text, used) in zip(variants, fitted, strict=True)]
+    per_shift: dict[int, dict[int, list[float]]] = {}
+    for choices in dict.fromkeys(variant.item.choices for _, _, variant in variants):
+        group = [i for i, (_, _, variant) in enumerate(variants) if variant.item.choices == choices]
+        scores = model.option_logprobs([prompts[i] for i in group], choices)
+        for i, logprobs in zip(group, scores, strict=True):
+            index, shift, _ = variants[i]
+            per_shift.setdefault(index, {})[shift] = list(logprobs)
+    records = []
+    for index, job in enumerate(jobs):
+        count, shifts = len(job.item.choices), per_shift[index]
+        # option i is shown under letter (i - shift) mod count in rotation `shift`
+        averaged = [sum(shifts[k][(i - k) % count] for k in range(count)) / count for i in range(count)]
+        used = min(used for (owner, _, _), (_, used) in zip(variants, fitted, strict=True) if owner == index)
+        prediction, correct = score_choice(averaged, job.item.choices, job.item.target)
+        records.append(
+            _record(
+                model,
+                job,
+                used,
+                prediction,
+                correct,
+                logprobs=[round(x, 4) for x in averaged],
+                given_order_logprobs=[round(x, 4) for x in shifts[0]],
+            )
+        )
     return records
 
 
