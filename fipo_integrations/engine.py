@@ -157,7 +157,9 @@ class PromptOptimizer:
         trust_remote_code: bool = False,
         exemplars: ExemplarPool | Literal["bundled"] | None = None,
     ) -> None:
-        self.params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+        self.params = GenerationParams(
+            max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop_on_loop=True
+        )
         fields: dict[str, Any] = {"adapter": adapter, "base_url": base_url, "api_key": api_key, "device": device}
         if isinstance(model, Backend):
             self.backend: Backend = model

@@ -205,3 +205,29 @@ def test_bad_adapter_directory(tiny_chat_model_dir: Path, tmp_path: Path) -> Non
 def test_unknown_embedded_model() -> None:
     with pytest.raises(ValueError, match="available"):
         make_backend("embedded:gpt-5")
+
+
+def test_transformers_backend_stops_a_generation_loop(tiny_chat_model_dir: Path) -> None:
+    """A random tiny model repeats one token under greedy decoding: with ``stop_on_loop`` generation ends once
+    a block of 4 tokens came three times in a row instead of running to ``max_new_tokens``."""
+    import torch
+
+    from fipo_integrations.backends.hf import TransformersBackend, _stop_criteria
+    from fipo_integrations.guard.text import loop_period
+
+    backend = TransformersBackend(tiny_chat_model_dir)
+    encoded = backend._encode([backend.render(CONVERSATION)], None)
+    length = encoded["input_ids"].shape[1]
+    settings = {"max_new_tokens": 60, "do_sample": False, "pad_token_id": backend.tokenizer.pad_token_id}
+    full = backend.model.generate(**encoded, **settings)[0, length:].tolist()
+    criteria = _stop_criteria(backend.tokenizer, length, (), None, stop_on_loop=True)
+    stopped = backend.model.generate(**encoded, **settings, stopping_criteria=criteria)[0, length:].tolist()
+    assert len(full) == 60 and loop_period(full, min_period=4) > 0  # the tiny model loops ...
+    assert len(stopped) == 12 and full[:12] == stopped  # ... and stops after three copies of 4 tokens
+    # a row ending in three copies of a 5-token block stops, a row without one does not
+    rows = torch.tensor([[9, 9, *([1, 2, 3, 4, 5] * 3)], [9, 9, *range(10, 25)]])
+    assert _stop_criteria(backend.tokenizer, 2, (), None, stop_on_loop=True)(rows, None).tolist() == [True, False]
+    # the backend passes the flag through (the reply of this model is whitespace either way)
+    assert backend.generate([CONVERSATION], GenerationParams(max_new_tokens=60, stop_on_loop=True)) == [[""]]
+    assert GenerationParams(stop_on_loop=True).as_key()["stop_on_loop"] is True
+    assert "stop_on_loop" not in GenerationParams().as_key()  # old cache keys stay valid

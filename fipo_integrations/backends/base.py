@@ -29,6 +29,10 @@ class GenerationParams:
     seed: int | None = 0
     #: Stop strings: generation ends at the first one and the reply is cut before it (a str is one stop).
     stop: tuple[str, ...] = ()
+    #: End a reply once it repeats the same block of tokens three times in a row (a generation loop), instead
+    #: of running on to ``max_new_tokens``. The guard rejects such a reply either way; this only saves the
+    #: time. Honoured by the transformers backend; others ignore it.
+    stop_on_loop: bool = False
 
     def __post_init__(self) -> None:
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
@@ -54,12 +58,15 @@ class GenerationParams:
         return self.temperature == 0
 
     def as_key(self) -> dict[str, Any]:
-        """The fields that go into cache keys (``stop`` only when set, so older keys stay valid)."""
+        """The fields that go into cache keys (``stop`` and ``stop_on_loop`` only when set, so older keys stay
+        valid)."""
         key = asdict(self)
         if self.stop:
             key["stop"] = list(self.stop)
         else:
             del key["stop"]
+        if not self.stop_on_loop:
+            del key["stop_on_loop"]
         return key
 
 

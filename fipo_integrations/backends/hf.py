@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._deps import require
+from ..guard.text import loop_period
 from ..models import DEFAULT_MODEL, ModelNotAvailableError, directory_fingerprint, resolve_model_path
 from ..precision import resolve_dtype
 from ..templates import ChatMessage
@@ -248,7 +249,7 @@ class TransformersBackend(Backend):
                 batch = order[start : start + self.batch_size]
                 encoded = self._encode([texts[i] for i in batch], add_special_tokens)
                 length = encoded["input_ids"].shape[1]
-                criteria = _stop_criteria(self.tokenizer, length, params.stop, stop_pattern)
+                criteria = _stop_criteria(self.tokenizer, length, params.stop, stop_pattern, params.stop_on_loop)
                 output = self.model.generate(**encoded, **kwargs, stopping_criteria=criteria)
                 decoded = self.tokenizer.batch_decode(output[:, length:], skip_special_tokens=True)
                 for position, index in enumerate(batch):
@@ -281,19 +282,32 @@ class TransformersBackend(Backend):
         return scores
 
 
-def _stop_criteria(tokenizer: Any, prompt_length: int, stop: Sequence[str], stop_pattern: str | None) -> Any:
-    """A stopping-criteria list that ends each sequence at a stop string or a ``stop_pattern`` match."""
+def _stop_criteria(
+    tokenizer: Any, prompt_length: int, stop: Sequence[str], stop_pattern: str | None, stop_on_loop: bool = False
+) -> Any:
+    """A stopping-criteria list that ends each sequence at a stop string, a ``stop_pattern`` match or (with
+    ``stop_on_loop``) a block of at least 4 tokens repeated three times in a row."""
     transformers = require("transformers")
     torch = require("torch")
-    if not stop and not stop_pattern:
-        return transformers.StoppingCriteriaList()
-    pattern = re.compile(stop_pattern) if stop_pattern else None
-    window = 48  # tokens decoded per check: enough for every stop string and "The answer is N."
+    criteria = transformers.StoppingCriteriaList()
+    if stop or stop_pattern:
+        pattern = re.compile(stop_pattern) if stop_pattern else None
+        window = 48  # tokens decoded per check: enough for every stop string and "The answer is N."
 
-    class _StopOnText(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            tails = tokenizer.batch_decode(input_ids[:, prompt_length:][:, -window:], skip_special_tokens=True)
-            done = [any(marker in tail for marker in stop) or bool(pattern and pattern.search(tail)) for tail in tails]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        class _StopOnText(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                tails = tokenizer.batch_decode(input_ids[:, prompt_length:][:, -window:], skip_special_tokens=True)
+                done = [any(mark in tail for mark in stop) or bool(pattern and pattern.search(tail)) for tail in tails]
+                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
-    return transformers.StoppingCriteriaList([_StopOnText()])
+        criteria.append(_StopOnText())
+    if stop_on_loop:
+
+        class _StopOnLoop(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                rows = input_ids[:, prompt_length:][:, -3 * 64 :].tolist()
+                done = [loop_period(row, min_period=4, max_period=64) > 0 for row in rows]
+                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+        criteria.append(_StopOnLoop())
+    return criteria

@@ -14,7 +14,7 @@ from ..templates import OPTIMIZER_TEMPLATE
 from .lexicon import ARTIFACTS, IMPERATIVE_VERBS, NUMBER_WORDS, TASK_FAMILIES
 from .placeholders import extract_placeholders, strip_placeholders
 from .reasons import Reason
-from .text import NUMBER, Pair, content_stems, has_phrase, normalise, numbers, plain, sentences, words
+from .text import NUMBER, Pair, content_stems, ends_in_loop, has_phrase, normalise, numbers, plain, sentences, words
 
 __all__ = ["families", "is_instruction", "lead_verbs", "sentence_is_instruction", "task_reasons"]
 
@@ -274,7 +274,8 @@ def _numeric_task(text: str) -> bool:
 def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     original, rewrite = pair.original, pair.rewrite
     reasons: list[Reason] = []
-    if repetition_score(rewrite) > max(0.3, repetition_score(original) + 0.2) or _repeated_sentence(pair):
+    looped = ends_in_loop(rewrite) and not ends_in_loop(original)  # a loop the backend stopped early
+    if repetition_score(rewrite) > max(0.3, repetition_score(original) + 0.2) or _repeated_sentence(pair) or looped:
         reasons.append(Reason("loop", "repeated text (generation loop)"))
     if _REFUSAL.match(rewrite) and not _REFUSAL.match(original):
         reasons.append(Reason("refusal", "refusal instead of a prompt"))

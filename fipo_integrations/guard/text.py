@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from .lexicon import COMMON_CAPITALISED, FORMAT_WORDS, NUMBER_WORDS, STOPWORDS, SYNONYMS
 from .placeholders import extract_placeholders, strip_placeholders
@@ -165,3 +167,32 @@ class Pair:
         self.known_words = {w.lower() for w in words(self.known)}
         self.original_stems = content_stems(original)
         self.rewrite_stems = content_stems(rewrite)
+
+
+def loop_period(sequence: Sequence[Any], *, min_period: int, max_period: int = 200, repeats: int = 3) -> int:
+    """The length of a block that ``sequence`` ends with ``repeats`` times in a row, or 0 if none.
+
+    Works on token ids (the backends stop a generation loop with it) and on text (the guard rejects a
+    rewrite that ends in one).
+
+    >>> loop_period(" Keep it short. Keep it short. Keep it short.", min_period=6)
+    15
+    >>> loop_period("List three colours: red, green, blue.", min_period=6)
+    0
+    """
+    size = len(sequence)
+    for period in range(min_period, min(max_period, size // repeats) + 1):
+        block = sequence[size - period :]
+        if all(sequence[size - (k + 1) * period : size - k * period] == block for k in range(1, repeats)):
+            return period
+    return 0
+
+
+def ends_in_loop(text: str, *, min_chars: int = 12) -> bool:
+    """``text`` ends with the same block of at least ``min_chars`` characters three times in a row (a
+    generation loop cut short; whitespace between the copies is normalised).
+
+    >>> ends_in_loop("Summarize the text. Use bullet points. Use bullet points. Use bullet points.")
+    True
+    """
+    return loop_period(" " + " ".join(text.split()), min_period=min_chars) > 0
