@@ -70,7 +70,18 @@ def test_dpo_and_ipo_use_their_losses(sft_run: Any, tiny_chat_model_dir: Path, t
     sft, _ = sft_run
     assert sft.adapter_dir is not None
     dpo = train(_config(tiny_chat_model_dir, tmp_path, "dpo", max_steps=1))
-    ipo = train(_config(tiny_chat_model_dir, tmp_path, "ipo", max_steps=1, init_adapter=str(sft.adapter_dir)))
+    # group_by_length on preference rows (no input_ids column: the trainer measures prompt + longer completion)
+    ipo = train(
+        _config(
+            tiny_chat_model_dir,
+            tmp_path,
+            "ipo",
+            max_steps=1,
+            init_adapter=str(sft.adapter_dir),
+            group_by_length=True,
+            per_device_train_batch_size=2,
+        )
+    )
     # At step 1 policy == reference: sigmoid loss = ln 2, IPO loss = (1 / (2 beta))^2 = 25 for beta = 0.1.
     assert dpo.losses[0] == pytest.approx(0.6931, abs=1e-3)
     assert ipo.losses[0] == pytest.approx(25.0, rel=1e-3)

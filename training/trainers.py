@@ -225,6 +225,33 @@ def _trainer_args(config: TrainConfig, cuda: bool) -> dict[str, Any]:
     }
 
 
+def _dpo_trainer_class(trl: Any) -> Any:
+    """trl's DPOTrainer, with ``group_by_length`` working on its tokenized preference rows.
+
+    transformers' length-grouped sampler looks for an ``input_ids`` (or ``length``) column, which trl's preference
+    rows lack (``prompt_ids``, ``chosen_ids``, ``rejected_ids``), and stops with an error; the override measures
+    each row as its prompt plus the longer of its two completions.
+    """
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class LengthGroupedDPOTrainer(trl.DPOTrainer):  # type: ignore[misc, name-defined]
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            columns = getattr(dataset, "column_names", None) or []
+            if self.args.train_sampling_strategy != "group_by_length" or "prompt_ids" not in columns:
+                return super()._get_train_sampler(train_dataset)
+            lengths = [
+                len(prompt) + max(len(chosen), len(rejected))
+                for prompt, chosen, rejected in zip(
+                    dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True
+                )
+            ]
+            size = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            return LengthGroupedSampler(size, dataset=dataset, lengths=lengths)
+
+    return LengthGroupedDPOTrainer
+
+
 def _sft_trainer_class(trl: Any) -> Any:
     """trl's SFTTrainer, with a CPU loss that projects only the completion tokens through the LM head.
 
@@ -355,7 +382,7 @@ def train(
         args = trl.DPOConfig(**_trainer_args(config, cuda), loss_type=[config.loss_type], beta=config.beta)
     else:
         args = trl.SFTConfig(**_trainer_args(config, cuda), packing=False)
-    trainer_class = trl.DPOTrainer if preference else _sft_trainer_class(trl)
+    trainer_class = _dpo_trainer_class(trl) if preference else _sft_trainer_class(trl)
     trainer = trainer_class(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora, callbacks=hooks
     )
