@@ -539,3 +539,54 @@ def test_tucked_in_answers_added_tasks_and_options_in_other_spellings(
     assert verdict.accepted is (code is None), verdict.reasons
     if code is not None:
         assert code in verdict.codes, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "accepted"),
+    [
+        # a trained optimizer's collapse onto one task shape: "Classify ..." for questions that ask no such thing
+        (
+            "What are the primary colors?",
+            "Classify the primary colors as a noun or a plural noun. Answer with the label.",
+            False,
+        ),
+        (
+            "Can you give a list of novels written by Nancy Kress?",
+            "Classify the list of novels written by Nancy Kress as a list of titles, one per line.",
+            False,
+        ),
+        (
+            "How many words are spoken daily on Earth?",
+            "Classify the number of words spoken daily on Earth as count, approximate or unknown.",
+            False,
+        ),
+        ("What is the capital of Peru?", "Translate the capital of Peru into French.", False),
+        # the same verbs where the original asks for that task, or picks items out of a set
+        (
+            "Which of these are fruits: apple, chair, pear?",
+            "Classify each item as fruit or not: apple, chair, pear.",
+            True,
+        ),
+        (
+            "Is this review positive or negative? {review}",
+            "Classify the sentiment of the review as positive or negative.\n{review}",
+            True,
+        ),
+        ("Give me the gist of this article: {article}", "Summarize the article in two sentences.\n{article}", True),
+        # a quoted reply in the answer frame is a format, not an invented quotation
+        (
+            "Evaluate the result of a random Boolean expression.",
+            'Evaluate the Boolean expression step by step, then end with "The answer is True" or "The answer is '
+            'False".',
+            True,
+        ),
+    ],
+)
+def test_a_rewrite_that_opens_with_another_specific_task(original: str, rewrite: str, accepted: bool) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is accepted, verdict.reason
+    if not accepted:
+        assert "different_task" in verdict.codes
+    assert check_rewrite("Is the sky blue?", 'Is the sky blue? End with "The answer is Paris".').codes == [
+        "invented_quote"
+    ]

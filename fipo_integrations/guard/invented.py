@@ -187,6 +187,9 @@ def _is_output_token(rewrite: str, span: str) -> bool:
     return False
 
 
+_ANSWER_FRAME = re.compile(r"^\W*(?:so\s+)?(?:the\s+(?:final\s+)?answer\s+is|(?:final\s+)?answer)\s*:?\s*", re.I)
+
+
 def _new_quotes(pair: Pair, region: str) -> list[str]:
     new = []
     for span in quoted(region):
@@ -202,7 +205,8 @@ def _new_quotes(pair: Pair, region: str) -> list[str]:
             continue  # code the rewrite asks the model to write: "Write `is_prime(n: int) -> bool`"
         if "<" in span or "[" in span or "{" in span:
             continue  # an output sketch: '<Role>: <Name>', '[answer]', '{placeholder}'
-        span_words = [w.lower() for w in words(span)]
+        # a reply token, bare or in the answer frame: "yes", "The answer is True", "Answer: (B)"
+        span_words = [w.lower() for w in words(_ANSWER_FRAME.sub("", span))]
         if span_words and all(w in ANSWER_TOKENS for w in span_words):
             continue
         new_stems = pair.new_stems(span)

@@ -63,6 +63,10 @@ def ontask_reasons(
         if made and not _QUESTION_MAKING.search(pair.original):
             reasons.append(Reason("different_task", f"asks to make up a question: {' '.join(made.group(0).split())!r}"))
     if not any(r.code == "different_task" for r in reasons):
+        lead = _new_lead_task(pair)
+        if lead is not None and (sim is None or sim < same_task_similarity):
+            reasons.append(Reason("different_task", f"leads with another task: {' '.join(lead.split())[:60]!r}"))
+    if not any(r.code == "different_task" for r in reasons):
         added = _added_task(pair)
         if added is not None:
             reasons.append(Reason("different_task", f"adds a task: {' '.join(added.split())[:60]!r}"))
@@ -72,6 +76,30 @@ def ontask_reasons(
 _RELATED = [{"summarise", "rewrite"}, {"classify", "extract"}, {"extract", "list"}, {"proofread", "rewrite"},
             {"solve", "answer"}, {"critique", "explain"}, {"order", "classify"}, {"classify", "critique"},
             {"proofread", "extract"}]  # fmt: skip
+
+
+#: Verbs of tasks specific enough that a rewrite which opens with one, where the original names no task of that
+#: family, asks for another task ("What are the primary colors?" -> "Classify the primary colors ... as a noun or a
+#: plural noun"). Verbs that often name a step of the same task (compare, sort, decide) are left out.
+_SPECIFIC_VERBS = {"classify", "categorize", "categorise", "label", "tag", "translate", "summarize", "summarise",
+                   "continue"}  # fmt: skip
+#: A question that picks items out of a set is a classification in other words ("Which of these are fruits?").
+_CHOICE_QUESTION = re.compile(r"\b(?:which\s+(?:of|one|ones)|select|choose|pick|categori[sz]|group|sort)\w*", re.I)
+
+
+def _new_lead_task(pair: Pair) -> str | None:
+    """The opening instruction of the rewrite's first sentence when it names a specific task (classify,
+    translate, summarise, continue) whose family the original never names."""
+    first = next(iter(sentences(strip_placeholders(pair.rewrite))), "")
+    leads = lead_verbs(first)
+    if not leads or leads[0].split()[0].lower() not in _SPECIFIC_VERBS:
+        return None
+    opened = families(leads[0].split()[0])
+    if _related(opened) & families(pair.original):
+        return None
+    if "classify" in opened and _CHOICE_QUESTION.search(pair.original):
+        return None
+    return leads[0]
 
 
 def _related(found: set[str]) -> set[str]:
