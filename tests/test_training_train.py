@@ -90,6 +90,11 @@ def test_dpo_and_ipo_use_their_losses(sft_run: Any, tiny_chat_model_dir: Path, t
     assert set(before) == set(after)
     assert any(not before[k].equal(after[k]) for k in before)  # the SFT adapter itself was trained further
     assert not (ipo.adapter_dir / "ref").exists()
+    # RPO-style: the chosen rewrite's NLL added to the IPO loss (at step 1 the IPO part is still 25)
+    mixed = train(_config(tiny_chat_model_dir, tmp_path / "mixed", "ipo", max_steps=1, sft_weight=1.0))
+    assert mixed.losses[0] > 25.5
+    with pytest.raises(ValueError, match="sft_weight must be >= 0"):
+        _config(tiny_chat_model_dir, tmp_path, "ipo", sft_weight=-1.0)
 
 
 def test_resume_continues_from_checkpoint(tiny_chat_model_dir: Path, tmp_path: Path) -> None:

@@ -79,6 +79,11 @@ class TrainConfig:
     weight_decay: float = _help("AdamW weight decay", 0.0)
     lr_scheduler_type: str = _help("learning-rate schedule (linear, cosine, constant ...)", "linear")
     beta: float = _help("DPO/IPO beta (for IPO the regularisation strength tau)", 0.1)
+    sft_weight: float = _help(
+        "DPO/IPO: weight of an added SFT loss (negative log-likelihood of the chosen rewrite, trl's 'sft' loss "
+        "type, as in RPO). Keeps the chosen rewrites likely, so the policy does not drift from them; 0 = off",
+        0.0,
+    )
     logging_steps: int = _help("log the loss every N steps", 1)
     save_steps: int = _help("write a checkpoint every N steps (0: only at the end)", 50)
     save_total_limit: int = _help("keep at most this many checkpoints", 2)
@@ -159,6 +164,8 @@ class TrainConfig:
             raise ValueError(f"lora_top_layers must be a positive integer or unset, got {self.lora_top_layers!r}")
         if self.none_fraction is not None and not 0.0 <= self.none_fraction <= 1.0:
             raise ValueError(f"none_fraction must be in [0, 1] or unset, got {self.none_fraction!r}")
+        if self.sft_weight < 0:
+            raise ValueError(f"sft_weight must be >= 0 (0 turns the added SFT loss off), got {self.sft_weight}")
         if self.learning_rate <= 0 or self.beta <= 0:
             raise ValueError(f"learning_rate and beta must be > 0, got {self.learning_rate} and {self.beta}")
         if self.max_steps == 0 or self.max_steps < -1:

@@ -379,7 +379,10 @@ def train(
     lora = _lora_config(config, model) if config.lora and not config.init_adapter else None
     hooks = [_JsonlLog(output / "train_log.jsonl").make(), *(callbacks or [])]
     if preference:
-        args = trl.DPOConfig(**_trainer_args(config, cuda), loss_type=[config.loss_type], beta=config.beta)
+        losses: dict[str, Any] = {"loss_type": [config.loss_type]}
+        if config.sft_weight > 0:  # RPO-style: the preference loss plus the chosen rewrite's NLL
+            losses = {"loss_type": [config.loss_type, "sft"], "loss_weights": [1.0, config.sft_weight]}
+        args = trl.DPOConfig(**_trainer_args(config, cuda), **losses, beta=config.beta)
     else:
         args = trl.SFTConfig(**_trainer_args(config, cuda), packing=False)
     trainer_class = _dpo_trainer_class(trl) if preference else _sft_trainer_class(trl)
