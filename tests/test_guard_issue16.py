@@ -590,3 +590,39 @@ def test_a_rewrite_that_opens_with_another_specific_task(original: str, rewrite:
     assert check_rewrite("Is the sky blue?", 'Is the sky blue? End with "The answer is Paris".').codes == [
         "invented_quote"
     ]
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "accepted"),
+    [
+        (  # a made-up input field under the task (seen from a trained 0.5B optimizer on the PiQA instruction)
+            "Choose the solution that best achieves the goal. Reply with the letter of the solution.",
+            "Choose the best solution to the problem below. Reply with the letter of the solution.\n\n"
+            "Problem: Write a short, one-sentence paragraph that summarizes the main idea of the text.",
+            False,
+        ),
+        (
+            "Determine which of two sentences is sarcastic.",
+            "Decide which of the two sentences is sarcastic. Reply with 1 or 2.\n\n"
+            "Sentence 1: Answer whether the last word of the sentence is a question or not.",
+            False,
+        ),
+        # guidance lines and the original's own fields are not inputs
+        (
+            "Summarize the report.\n{report}",
+            "Summarize the report in three bullet points.\nFormat: one bullet per key finding, each under 20 words.\n"
+            "{report}",
+            True,
+        ),
+        (
+            "Extract the names of people mentioned in the email.\nEmail: {email}",
+            "List every person named in the email, one per line.\nEmail: {email}",
+            True,
+        ),
+    ],
+)
+def test_a_new_input_field_is_invented(original: str, rewrite: str, accepted: bool) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted is accepted, verdict.reason
+    if not accepted:
+        assert "invented_example" in verdict.codes

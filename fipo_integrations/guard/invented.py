@@ -310,6 +310,39 @@ def _labelled_blocks(text: str, extra_labels: set[str]) -> list[tuple[str, str]]
     return blocks
 
 
+#: A labelled line: "Sentence 1: ...", "Problem: ...", "Random Boolean expression: ...".
+_FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w'’]*(?:[ \t]+[\w'’]+){0,3})[ \t]*:[ \t]*(\S[^\n]*)$", re.MULTILINE)
+#: Labels of lines that state how to answer, not an input: "Output: JSON", "Steps: ...", "Task: ...".
+_GUIDANCE_LABELS = frozenset(
+    re.findall(
+        r"\w+",
+        """answer output format response reply result note notes constraint constraints step steps rule rules
+        instruction instructions task hint hints requirement requirements example examples reasoning explanation
+        style tone length audience goal context input method approach procedure""",
+    )
+)
+
+
+def _new_field_line(pair: Pair) -> str | None:
+    """A labelled input line below the task that the original lacks and whose text is mostly new: a made-up
+    input field ("Problem: Write a one-sentence paragraph ...", "Sentence 1: Answer whether ...")."""
+    first = pair.rewrite.lstrip()
+    start = len(pair.rewrite) - len(first)
+    first_line_end = pair.rewrite.find("\n", start)
+    if first_line_end < 0:
+        return None
+    for match in _FIELD_LINE.finditer(pair.rewrite, first_line_end):
+        label, body = match.group(1).strip(), match.group(2)
+        if label.lower().split()[-1] in _GUIDANCE_LABELS or normalise(match.group(0)) in pair.known_norm:
+            continue
+        if extract_placeholders(body) or len(body.split()) < 4:
+            continue
+        share, new = _new_share(body, pair)
+        if new >= 3 and share >= 0.5:
+            return match.group(0).strip()
+    return None
+
+
 _FACT_CODES = {"invented_number", "invented_name", "invented_quote", "invented_url", "invented_identifier",
                "invented_fact"}  # fmt: skip
 
@@ -382,6 +415,9 @@ def invented_reasons(pair: Pair, max_words: int | None, max_share: float, _inner
         if (new >= 2 and share > max_share) or (new >= 1 and label in original_labels):
             code = "answers_task" if answer_label else "invented_example"
             reasons.append(Reason(code, f"{label}: {' '.join(block.split())[:60]!r} ({share:.0%} new)"))
+    field = _new_field_line(pair)
+    if field is not None:
+        reasons.append(Reason("invented_example", f"a new input field {' '.join(field.split())[:60]!r}"))
     for line in pair.rewrite.splitlines():
         if sentence_is_instruction(line) or "<" in line or re.search(r"[\"'][^\"']*(?:->|→)", line):
             continue
