@@ -560,7 +560,7 @@ def test_tucked_in_answers_added_tasks_and_options_in_other_spellings(
             "Classify the number of words spoken daily on Earth as count, approximate or unknown.",
             False,
         ),
-        ("What is the capital of Peru?", "Translate the capital of Peru into French.", False),
+        ("Tell me about the history of tea.", "Label the history of tea as ancient or modern.", False),
         # the same verbs where the original asks for that task, or picks items out of a set
         (
             "Which of these are fruits: apple, chair, pear?",
@@ -573,6 +573,11 @@ def test_tucked_in_answers_added_tasks_and_options_in_other_spellings(
             True,
         ),
         ("Give me the gist of this article: {article}", "Summarize the article in two sentences.\n{article}", True),
+        (
+            "Tell me if these are body parts or places: nose, beach",
+            "Label each word as a body part or a place: nose, beach.",
+            True,
+        ),
         # a quoted reply in the answer frame is a format, not an invented quotation
         (
             "Evaluate the result of a random Boolean expression.",
@@ -595,11 +600,17 @@ def test_a_rewrite_that_opens_with_another_specific_task(original: str, rewrite:
 @pytest.mark.parametrize(
     ("original", "rewrite", "accepted"),
     [
-        (  # a made-up input field under the task (seen from a trained 0.5B optimizer on the PiQA instruction)
-            "Choose the solution that best achieves the goal. Reply with the letter of the solution.",
-            "Choose the best solution to the problem below. Reply with the letter of the solution.\n\n"
-            "Problem: Write a short, one-sentence paragraph that summarizes the main idea of the text.",
+        (  # a made-up input under the task (seen from a trained 0.5B optimizer on a BBH instruction)
+            "Evaluate the result of a random Boolean expression.",
+            "Evaluate the random Boolean expression below. Reply with True or False.\n\n"
+            "Random Boolean expression: extract the value of the last boolean operator, as a single word.",
             False,
+        ),
+        (  # a guidance line whose label names nothing of the original is not an input
+            "Which emotion best fits this diary entry?\n{entry}",
+            "Name the emotion that best fits the diary entry.\n{entry}\n"
+            "Choose exactly one of: joy, sadness, anger, fear, surprise, disgust.",
+            True,
         ),
         (
             "Determine which of two sentences is sarcastic.",

@@ -324,8 +324,9 @@ _GUIDANCE_LABELS = frozenset(
 
 
 def _new_field_line(pair: Pair) -> str | None:
-    """A labelled input line below the task that the original lacks and whose text is mostly new: a made-up
-    input field ("Problem: Write a one-sentence paragraph ...", "Sentence 1: Answer whether ...")."""
+    """A labelled line below the task, labelled with an input the original names, whose text is mostly new: a
+    made-up input ("Sentence 1: Answer whether the last word ..." for "Determine which of two sentences is
+    sarcastic", "Random Boolean expression: extract the value ...")."""
     first = pair.rewrite.lstrip()
     start = len(pair.rewrite) - len(first)
     first_line_end = pair.rewrite.find("\n", start)
@@ -335,7 +336,10 @@ def _new_field_line(pair: Pair) -> str | None:
         label, body = match.group(1).strip(), match.group(2)
         if label.lower().split()[-1] in _GUIDANCE_LABELS or normalise(match.group(0)) in pair.known_norm:
             continue
-        if extract_placeholders(body) or len(body.split()) < 4:
+        label_stems = content_stems(label)
+        if not label_stems or not label_stems <= pair.original_stems:
+            continue  # the label names no input of the original: a role, criteria, columns, a caution
+        if extract_placeholders(body) or len(body.split()) < 4 or body.lstrip()[:1] in "(<[{":
             continue
         share, new = _new_share(body, pair)
         if new >= 3 and share >= 0.5:

@@ -78,18 +78,23 @@ _RELATED = [{"summarise", "rewrite"}, {"classify", "extract"}, {"extract", "list
             {"proofread", "extract"}]  # fmt: skip
 
 
-#: Verbs of tasks specific enough that a rewrite which opens with one, where the original names no task of that
-#: family, asks for another task ("What are the primary colors?" -> "Classify the primary colors ... as a noun or a
-#: plural noun"). Verbs that often name a step of the same task (compare, sort, decide) are left out.
-_SPECIFIC_VERBS = {"classify", "categorize", "categorise", "label", "tag", "translate", "summarize", "summarise",
-                   "continue"}  # fmt: skip
-#: A question that picks items out of a set is a classification in other words ("Which of these are fruits?").
-_CHOICE_QUESTION = re.compile(r"\b(?:which\s+(?:of|one|ones)|select|choose|pick|categori[sz]|group|sort)\w*", re.I)
+#: Classification verbs: a rewrite that opens with one where the original neither classifies nor picks between
+#: alternatives asks for another task ("What are the primary colors?" -> "Classify the primary colors ... as a noun
+#: or a plural noun"; a trained 0.5B optimizer collapsed onto that shape). Other task verbs (summarise, translate,
+#: compare, sort) are too often a faithful restatement ("keep it short" -> "Summarise") to count alone.
+_SPECIFIC_VERBS = {"classify", "categorize", "categorise", "label", "tag"}
+#: A question that picks between alternatives is a classification in other words ("Which of these are fruits?",
+#: "Tell me if these are body parts or places", "mark each sentence as FACT or OPINION").
+_CHOICE_QUESTION = re.compile(
+    r"\b(?:which\s+(?:of|one|ones)|select|choose|pick|categori[sz]|group|sort)\w*|"
+    r"\b(?:whether|if|as|mark|tell)\b[^.?!\n]{0,80}\bor\b",
+    re.I,
+)
 
 
 def _new_lead_task(pair: Pair) -> str | None:
-    """The opening instruction of the rewrite's first sentence when it names a specific task (classify,
-    translate, summarise, continue) whose family the original never names."""
+    """The opening instruction of the rewrite's first sentence when it is a classification the original never
+    asks for."""
     first = next(iter(sentences(strip_placeholders(pair.rewrite))), "")
     leads = lead_verbs(first)
     if not leads or leads[0].split()[0].lower() not in _SPECIFIC_VERBS:
