@@ -122,7 +122,12 @@ def _transformers_row(model: str, path: str) -> dict[str, Any]:
 
         batch1, batch8 = decode(1, 48), decode(8, 32)
     weight_bytes = _linear_aware_bytes(lm, quantization)
-    row = {"load_s": load.seconds, "prefill_tps": 300 / prefill.seconds, "decode1": batch1, "decode8": batch8}
+    row: dict[str, Any] = {
+        "load_s": load.seconds,
+        "prefill_tps": 300 / prefill.seconds,
+        "decode1": batch1,
+        "decode8": batch8,
+    }
     row.update(weight_bytes=weight_bytes, backend=backend)
     return row
 
