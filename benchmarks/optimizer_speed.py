@@ -173,7 +173,11 @@ def _llamacpp_row(model: str) -> dict[str, Any]:
         return timer.seconds
 
     one, many = timed(1), timed(48)
-    row = {"load_s": load.seconds, "prefill_tps": 300 / prefill.seconds, "decode1": 47 / max(many - one, 1e-9)}
+    row: dict[str, Any] = {
+        "load_s": load.seconds,
+        "prefill_tps": 300 / prefill.seconds,
+        "decode1": 47 / max(many - one, 1e-9),
+    }
     row.update(decode8=None, weight_bytes=embedded_gguf(_embedded_name(model)).stat().st_size, backend=backend)
     return row
 
