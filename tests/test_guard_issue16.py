@@ -637,3 +637,13 @@ def test_a_new_input_field_is_invented(original: str, rewrite: str, accepted: bo
     assert verdict.accepted is accepted, verdict.reason
     if not accepted:
         assert "invented_example" in verdict.codes
+
+
+def test_contradictory_layouts_are_a_wrong_format() -> None:
+    original = "Select the Chinese dishes from this menu: hamburger, fried rice, dumplings."
+    both = "Select the Chinese dishes, one per line, as a comma-separated list: hamburger, fried rice, dumplings."
+    assert check_rewrite(original, both).codes == ["wrong_format"]
+    one = "Select the Chinese dishes from the menu, one per line: hamburger, fried rice, dumplings."
+    assert check_rewrite(original, one).accepted
+    csv = "Convert the table to CSV: one line per row, comma-separated, no spaces.\n{table}"
+    assert check_rewrite("Convert this table to CSV.\n{table}", csv).accepted  # commas within each line

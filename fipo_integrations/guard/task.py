@@ -264,6 +264,21 @@ _NUMERIC_TASK = re.compile(
 )
 
 
+#: Layouts that exclude each other: one item per line against all items on one line.
+_PER_LINE = re.compile(
+    r"\b(?:one\s+(?:\w+\s+)?per\s+line|one\s+line\s+(?:per|for\s+each)|each\s+on\s+(?:its|a)\s+own\s+line)\b", re.I
+)
+_ONE_LINE = re.compile(r"\b(?:(?:a|one)\s+comma[-\s]separated\s+list|(?:on|in)\s+(?:a\s+single|one)\s+line)\b", re.I)
+
+
+def _format_conflict(text: str) -> str | None:
+    """Two layouts that cannot both hold ("one per line, as a comma-separated list"), or ``None``."""
+    per_line, one_line = _PER_LINE.search(text), _ONE_LINE.search(text)
+    if per_line and one_line:
+        return f"{per_line.group(0)!r} and {one_line.group(0)!r}"
+    return None
+
+
 def _numeric_task(text: str) -> bool:
     """The task involves numbers: it has some, or asks how many, to calculate, count, solve, ..."""
     return bool(NUMBER.search(strip_placeholders(text)) or _NUMERIC_TASK.search(text)) or bool(
@@ -312,6 +327,9 @@ def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     visible = not extract_placeholders(original)  # a template's task may be numeric in its {input}
     if forced and visible and not _NUMERIC_FORMAT.search(original) and not _numeric_task(original):
         reasons.append(Reason("wrong_format", f"asks for a number: {' '.join(forced.group(0).split())!r}"))
+    conflict = _format_conflict(rewrite)
+    if conflict is not None and _format_conflict(original) is None:
+        reasons.append(Reason("wrong_format", f"contradictory formats: {conflict}"))
     meta = _meta_echo(original, rewrite)
     if meta is not None:
         reasons.append(Reason("meta_echo", f"the optimizer's meta-prompt: {meta!r}"))
