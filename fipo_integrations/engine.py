@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: Sampling temperature for the extra candidates when the engine itself is greedy.
 _CANDIDATE_TEMPERATURE = 0.7
+#: Words a reply may run past the guard's word limit before generation stops: a chat preamble or sign-off
+#: that cleaning cuts (e.g. "Sure, here is a clearer version of your prompt:").
+_CLEANING_SLACK_WORDS = 24
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,14 @@ class PromptOptimizer:
             return None, truncated
         return messages, truncated
 
+    def _request_params(self, request: OptimizationRequest, params: GenerationParams) -> GenerationParams:
+        """``params`` with ``max_words`` set past the guard's word limit for this request's budget (room for a
+        chat preamble or sign-off that cleaning cuts), or unchanged when the guard checks no length."""
+        limit = self.guard.word_limit(request.budget)
+        if limit is None or params.max_words is not None:
+            return params
+        return replace(params, max_words=limit + _CLEANING_SLACK_WORDS)
+
     def _cache_key(self, messages: list[ChatMessage], params: GenerationParams) -> str:
         return make_cache_key(
             {
@@ -390,10 +401,12 @@ class PromptOptimizer:
         from_cache = [False] * len(requests)
         keys: list[str | None] = [None] * len(requests)
         misses: list[int] = []
+        # Each request stops a little past the guard's word limit: a longer rewrite would be rejected anyway.
+        request_params = [self._request_params(request, params) for request in requests]
         for index, (messages, _) in enumerate(rendered):
             if messages is None:
                 continue
-            keys[index] = self._cache_key(messages, params)
+            keys[index] = self._cache_key(messages, request_params[index])
             cached = self.cache.get(keys[index]) if self.cache is not None else None  # type: ignore[arg-type]
             if cached is not None and len(cached) == params.num_candidates:
                 replies[index], from_cache[index] = cached, True
@@ -402,11 +415,16 @@ class PromptOptimizer:
         generate_started = time.perf_counter()
         failures: dict[str, str] = {}
         if misses:
-            # Identical requests in one batch are generated once.
-            unique: dict[str, list[ChatMessage]] = {}
+            # Identical requests in one batch are generated once; one backend call per distinct word limit.
+            by_params: dict[GenerationParams, dict[str, list[ChatMessage]]] = {}
             for index in misses:
+                unique = by_params.setdefault(request_params[index], {})
                 unique.setdefault(keys[index], rendered[index][0])  # type: ignore[arg-type]
-            by_key, failures = generate_shared(self.backend, self.cache, self._flights, unique, params)
+            by_key: dict[str, list[str]] = {}
+            for group_params, unique in by_params.items():
+                generated, errors = generate_shared(self.backend, self.cache, self._flights, unique, group_params)
+                by_key.update(generated)
+                failures.update(errors)
             for index in misses:
                 replies[index] = by_key.get(keys[index])  # type: ignore[arg-type]
         generate_seconds = time.perf_counter() - generate_started

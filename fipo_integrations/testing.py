@@ -48,6 +48,8 @@ class ScriptedBackend(Backend):
         self.model_id = model_id
         self._context_window = context_window
         self.calls: list[list[list[ChatMessage]]] = []
+        #: The decoding parameters of each :meth:`generate` call, in order.
+        self.params: list[GenerationParams] = []
         self._lock = threading.Lock()
 
     @property
@@ -60,6 +62,7 @@ class ScriptedBackend(Backend):
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:
         with self._lock:
             self.calls.append([list(c) for c in conversations])
+            self.params.append(params)
         replies = []
         for conversation in conversations:
             if "### Prompt A" in conversation[-1]["content"]:

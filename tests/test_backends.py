@@ -231,3 +231,27 @@ def test_transformers_backend_stops_a_generation_loop(tiny_chat_model_dir: Path)
     assert backend.generate([CONVERSATION], GenerationParams(max_new_tokens=60, stop_on_loop=True)) == [[""]]
     assert GenerationParams(stop_on_loop=True).as_key()["stop_on_loop"] is True
     assert "stop_on_loop" not in GenerationParams().as_key()  # old cache keys stay valid
+
+
+def test_transformers_backend_stops_past_a_word_limit(tiny_chat_model_dir: Path) -> None:
+    """``max_words``: a row stops once its decoded reply has more than that many words, not before."""
+    import torch
+
+    from fipo_integrations.backends.hf import TransformersBackend, _stop_criteria
+
+    backend = TransformersBackend(tiny_chat_model_dir)
+    prefix = backend.tokenizer.encode("Prompt:", add_special_tokens=False)
+    rows = []
+    for text in ("alpha beta gamma delta epsilon zeta", "alpha beta gamma delta"):
+        ids = backend.tokenizer.encode(" " + text, add_special_tokens=False)
+        rows.append(prefix + ids)
+    width = max(len(row) for row in rows)
+    pad = backend.tokenizer.pad_token_id
+    batch = torch.tensor([row + [pad] * (width - len(row)) for row in rows])
+    criteria = _stop_criteria(backend.tokenizer, len(prefix), (), None, max_words=5)
+    assert criteria(batch, None).tolist() == [True, False]
+    assert _stop_criteria(backend.tokenizer, len(prefix), (), None)(batch, None).tolist() == [False, False]
+    assert GenerationParams(max_words=5).as_key()["max_words"] == 5
+    assert "max_words" not in GenerationParams().as_key()  # old cache keys stay valid
+    with pytest.raises(ValueError, match="max_words"):
+        GenerationParams(max_words=0)

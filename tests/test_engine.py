@@ -231,3 +231,25 @@ def test_num_candidates_returns_first_accepted() -> None:
     assert result.accepted and result.optimized == "Sampled 1: Summarise {text} Be brief."
     with pytest.raises(ValueError, match="num_candidates"):
         PromptOptimizer(backend, num_candidates=0)
+
+
+def test_generation_stops_past_the_guards_word_limit() -> None:
+    """Each request's generation ends a little past the word limit the guard would enforce for its budget;
+    requests with different budgets go to the backend separately; no length check, no word stop."""
+    from fipo_integrations.guard import GuardConfig
+
+    optimizer, backend = make(improve, cache=False)
+    optimizer.optimize("Answer the question: {question}")
+    limit = GuardConfig().word_limit(50)
+    assert limit is not None and backend.params[-1].max_words is not None
+    assert limit < backend.params[-1].max_words <= limit + 30
+    backend.params.clear()
+    optimizer.optimize_batch(
+        ["Answer the question: {question}", "Sort the numbers: {numbers}", " ".join(["word"] * 80)]
+    )
+    long_limit = GuardConfig().word_limit(200)
+    assert long_limit is not None
+    assert sorted(p.max_words or 0 for p in backend.params) == [limit + 24, long_limit + 24]
+    unchecked, backend = make(improve, cache=False, guard=GuardConfig(check_budget=False))
+    unchecked.optimize("Answer the question: {question}")
+    assert backend.params[-1].max_words is None

@@ -647,3 +647,67 @@ def test_contradictory_layouts_are_a_wrong_format() -> None:
     assert check_rewrite(original, one).accepted
     csv = "Convert the table to CSV: one line per row, comma-separated, no spaces.\n{table}"
     assert check_rewrite("Convert this table to CSV.\n{table}", csv).accepted  # commas within each line
+
+
+# --- what a trained 0.5B optimizer wrote and a blind reader judged worse (benchmarks/blind_read.py) ----------
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite", "expected"),
+    [
+        (  # examples the prompt does not have
+            "What ages are considered newborn, toddler, child and teenager?",
+            "List the ages of newborn, toddler, child and teenager, one per line, as in the examples.",
+            "invented_example",
+        ),
+        (  # an empty input field the prompt never fills
+            "What are the primary colors?",
+            "List the primary colors of the text below, one per line.\n\nText:",
+            "request_for_input",
+        ),
+        (  # the negation that picks the answer is gone: the task is reversed
+            "Which of the following are not colors of the rainbow spectrum?  Purple, Blue, Aqua, Orange, Black",
+            "List the colors of the rainbow spectrum. Reply with the colors only.\n\nPurple, Blue, Aqua, Orange, Black",
+            "different_task",
+        ),
+        (  # two lengths in one unit
+            "What is a small-world network?",
+            "What is a small-world network? Answer in one or two sentences, then give the definition in two or "
+            "three sentences.",
+            "wrong_format",
+        ),
+    ],
+)
+def test_blind_read_failures_are_rejected(original: str, rewrite: str, expected: str) -> None:
+    assert expected in codes(original, rewrite)
+
+
+@pytest.mark.parametrize(
+    ("original", "rewrite"),
+    [
+        (  # the original has examples to point at
+            "Convert Roman numerals to numbers.\nXIV = 14\nXL = 40\nLXXIII =",
+            "Convert the last Roman numeral to an integer, as in the examples. Write only the number.\n\n"
+            "XIV = 14\nXL = 40\nLXXIII =",
+        ),
+        (  # the original ends in the same field
+            "Translate the sentence into German.\nSentence:",
+            "Translate the sentence below into German. Reply with the translation only.\nSentence:",
+        ),
+        (  # the negation said in other words
+            "Which of these animals are not mammals: dolphin, shark, bat, eagle?",
+            "Identify the non-mammals among these animals: dolphin, shark, bat, eagle. Reply with their names only.",
+        ),
+        (  # "whether or not" is no selecting negation
+            "Tell me whether or not the sentence is grammatical: {sentence}",
+            "Decide if the sentence is grammatical. Answer yes or no.\n\n{sentence}",
+        ),
+        (  # one length per unit, or lengths of different units
+            "Summarize the article.\n\n{article}",
+            "Summarize the article in two sentences, then list three keywords in one line.\n\n{article}",
+        ),
+    ],
+)
+def test_faithful_rewrites_near_those_failures_pass(original: str, rewrite: str) -> None:
+    verdict = check_rewrite(original, rewrite)
+    assert verdict.accepted, verdict.reasons

@@ -33,6 +33,10 @@ class GenerationParams:
     #: of running on to ``max_new_tokens``. The guard rejects such a reply either way; this only saves the
     #: time. Honoured by the transformers backend; others ignore it.
     stop_on_loop: bool = False
+    #: End a reply once it has more than this many whitespace-separated words (``None``: no limit). The
+    #: engine sets it a little above the guard's word limit, which would reject a longer rewrite anyway, so
+    #: it only saves the time. Honoured by the transformers backend; others ignore it.
+    max_words: int | None = None
 
     def __post_init__(self) -> None:
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
@@ -41,6 +45,8 @@ class GenerationParams:
         object.__setattr__(self, "stop", tuple(item for item in stop if item))
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.max_words is not None and self.max_words < 1:
+            raise ValueError(f"max_words must be >= 1 or None, got {self.max_words}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -58,8 +64,8 @@ class GenerationParams:
         return self.temperature == 0
 
     def as_key(self) -> dict[str, Any]:
-        """The fields that go into cache keys (``stop`` and ``stop_on_loop`` only when set, so older keys stay
-        valid)."""
+        """The fields that go into cache keys (``stop``, ``stop_on_loop`` and ``max_words`` only when set, so
+        older keys stay valid)."""
         key = asdict(self)
         if self.stop:
             key["stop"] = list(self.stop)
@@ -67,6 +73,8 @@ class GenerationParams:
             del key["stop"]
         if not self.stop_on_loop:
             del key["stop_on_loop"]
+        if self.max_words is None:
+            del key["max_words"]
         return key
 
 

@@ -249,7 +249,9 @@ class TransformersBackend(Backend):
                 batch = order[start : start + self.batch_size]
                 encoded = self._encode([texts[i] for i in batch], add_special_tokens)
                 length = encoded["input_ids"].shape[1]
-                criteria = _stop_criteria(self.tokenizer, length, params.stop, stop_pattern, params.stop_on_loop)
+                criteria = _stop_criteria(
+                    self.tokenizer, length, params.stop, stop_pattern, params.stop_on_loop, params.max_words
+                )
                 output = self.model.generate(**encoded, **kwargs, stopping_criteria=criteria)
                 decoded = self.tokenizer.batch_decode(output[:, length:], skip_special_tokens=True)
                 for position, index in enumerate(batch):
@@ -283,10 +285,16 @@ class TransformersBackend(Backend):
 
 
 def _stop_criteria(
-    tokenizer: Any, prompt_length: int, stop: Sequence[str], stop_pattern: str | None, stop_on_loop: bool = False
+    tokenizer: Any,
+    prompt_length: int,
+    stop: Sequence[str],
+    stop_pattern: str | None,
+    stop_on_loop: bool = False,
+    max_words: int | None = None,
 ) -> Any:
-    """A stopping-criteria list that ends each sequence at a stop string, a ``stop_pattern`` match or (with
-    ``stop_on_loop``) a block of at least 4 tokens repeated three times in a row."""
+    """A stopping-criteria list that ends each sequence at a stop string, a ``stop_pattern`` match, (with
+    ``stop_on_loop``) a block of at least 4 tokens repeated three times in a row, or (with ``max_words``) more
+    than that many words."""
     transformers = require("transformers")
     torch = require("torch")
     criteria = transformers.StoppingCriteriaList()
@@ -310,4 +318,17 @@ def _stop_criteria(
                 return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
         criteria.append(_StopOnLoop())
+    if max_words is not None:
+        word_cap = max_words
+
+        class _StopOnWords(transformers.StoppingCriteria):  # type: ignore[misc, name-defined]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                generated = input_ids[:, prompt_length:]
+                if 2 * generated.shape[1] <= word_cap:  # too few tokens to hold that many words
+                    return torch.zeros(generated.shape[0], dtype=torch.bool, device=input_ids.device)
+                texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
+                done = [len(text.split()) > word_cap for text in texts]
+                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+        criteria.append(_StopOnWords())
     return criteria

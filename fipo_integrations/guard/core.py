@@ -8,6 +8,7 @@ from .constraints import kept_reasons
 from .invented import invented_reasons
 from .ontask import ontask_reasons
 from .reasons import Reason
+from .references import reference_reasons
 from .task import task_reasons
 from .text import Pair
 
@@ -58,6 +59,16 @@ class GuardConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+    def word_limit(self, max_words: int | None) -> int | None:
+        """The most words a rewrite may have for a budget of ``max_words`` (``None``: no length check).
+
+        >>> GuardConfig().word_limit(50)
+        85
+        """
+        if not self.check_budget or max_words is None:
+            return None
+        return int(self.budget_tolerance * max_words) + self.budget_slack_words
 
 
 @dataclass(frozen=True)
@@ -112,14 +123,16 @@ def check_rewrite(
         reasons += task_reasons(pair, golden_response)
     if cfg.check_invented:
         reasons += invented_reasons(pair, max_words, cfg.max_invented_share)
+    if cfg.check_task:
+        reasons += reference_reasons(pair)
     sim = None
     if cfg.check_task and not any(r.code in ("loop", "refusal", "meta_echo") for r in reasons):
         task, sim = ontask_reasons(
             pair, cfg.min_keyword_recall, cfg.min_similarity, cfg.same_task_similarity, cfg.use_embeddings
         )
         reasons += task
-    if cfg.check_budget and max_words is not None:
-        limit = int(cfg.budget_tolerance * max_words) + cfg.budget_slack_words
+    limit = cfg.word_limit(max_words)
+    if limit is not None:
         count = len(rewrite.split())
         if count > limit:
             reasons.append(Reason("over_budget", f"{count} words > {limit} (budget {max_words})"))
