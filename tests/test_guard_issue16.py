@@ -660,6 +660,11 @@ def test_contradictory_layouts_are_a_wrong_format() -> None:
             "List the ages of newborn, toddler, child and teenager, one per line, as in the examples.",
             "invented_example",
         ),
+        (  # examples that a two-line prompt does not have either
+            "You will need to compose the ABC notation for a given song.\n\nThe South Wind",
+            "Write the ABC notation for the song. Reply in the same format as the examples.\n\nThe South Wind",
+            "invented_example",
+        ),
         (  # an empty input field the prompt never fills
             "What are the primary colors?",
             "List the primary colors of the text below, one per line.\n\nText:",
@@ -669,12 +674,6 @@ def test_contradictory_layouts_are_a_wrong_format() -> None:
             "Which of the following are not colors of the rainbow spectrum?  Purple, Blue, Aqua, Orange, Black",
             "List the colors of the rainbow spectrum. Reply with the colors only.\n\nPurple, Blue, Aqua, Orange, Black",
             "different_task",
-        ),
-        (  # two lengths in one unit
-            "What is a small-world network?",
-            "What is a small-world network? Answer in one or two sentences, then give the definition in two or "
-            "three sentences.",
-            "wrong_format",
         ),
     ],
 )
@@ -702,9 +701,15 @@ def test_blind_read_failures_are_rejected(original: str, rewrite: str, expected:
             "Tell me whether or not the sentence is grammatical: {sentence}",
             "Decide if the sentence is grammatical. Answer yes or no.\n\n{sentence}",
         ),
-        (  # one length per unit, or lengths of different units
-            "Summarize the article.\n\n{article}",
-            "Summarize the article in two sentences, then list three keywords in one line.\n\n{article}",
+        (  # a length for each part of the answer
+            "If you drop a bowling ball and a basketball into a pool at the same time, which one reaches the bottom "
+            "first?",
+            "A bowling ball and a basketball are dropped into a pool at the same time. Which one reaches the bottom "
+            "first? Give the answer in one sentence, then a one- or two-sentence explanation.",
+        ),
+        (  # the original's own examples
+            "Convert Roman numerals to numbers.\n\nXIV = 14\nXL = 40\nLXXIII =",
+            "Convert the last Roman numeral in the same format as the examples.\n\nXIV = 14\nXL = 40\nLXXIII =",
         ),
     ],
 )

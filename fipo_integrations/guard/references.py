@@ -2,7 +2,8 @@
 
 Seen in rewrites by a trained 0.5B optimizer that a blind reader judged worse than the original:
 
-* ``"..., as in the examples."`` after a one-line question that has no examples (``invented_example``);
+* ``"..., as in the examples."`` for a prompt that has no examples: no word for them and no two lines split at
+  the same separator (``XIV = 14``) (``invented_example``);
 * a rewrite that ends in an empty input field, ``"...\\n\\nText:"``, when the original has none to fill
   (``request_for_input``: it waits for input that will never come);
 * ``"Which of the following are not colors of the rainbow?"`` -> ``"List the colors of the rainbow"``: the
@@ -26,15 +27,20 @@ __all__ = ["reference_reasons"]
 #: A pointer to worked examples or to a layout "shown" somewhere.
 _EXAMPLE_REFERENCE = re.compile(
     r"\b(?:as|like)\s+(?:(?:shown|given|seen|done|illustrated)\s+)?in\s+the\s+(?:examples?|samples?|demonstrations?)\b|"
+    r"\b(?:as|like)\s+the\s+examples?\b|"
+    r"\bthe\s+(?:same\s+\w+\s+as\s+(?:in\s+)?the\s+examples?|examples?\s+(?:above|below|given))\b|"
     r"\bfollow(?:ing)?\s+the\s+(?:format|style|pattern)\s+of\s+the\s+examples?\b|"
     r"\bas\s+(?:shown|illustrated|demonstrated)\s+(?:below|above)\b",
     re.I,
 )
-#: Words with which an original points at examples or data of its own.
+#: Words with which an original points at examples of its own ("compliments like these: ...").
 _HAS_REFERENCE = re.compile(
-    r"\b(?:examples?|e\.g\.|for\s+instance|samples?|demonstrations?|shown|below|above|following)\b", re.I
+    r"\b(?:examples?|e\.g\.|for\s+instance|samples?|demonstrations?|shown|"
+    r"(?:like|such\s+as|similar\s+to)\s+(?:these|this|those|the\s+following))\b",
+    re.I,
 )
-_PLACEHOLDER_LINE = re.compile(r"^\s*\{[^{}]*\}\s*$")
+#: What separates the two sides of an example line: "XIV = 14", "listen / silent -> yes", "Q: ...".
+_EXAMPLE_SEPARATOR = re.compile(r"->|=>|→|=|:|\t|\|")
 #: A last line that is only a field label: "Text:", "Input sentence:".
 _EMPTY_FIELD = re.compile(r"^\s*([A-Za-z][\w ]{0,30}):\s*$")
 #: A negation that decides which items answer a selection ("which ... are not", "every ... except").
@@ -53,14 +59,21 @@ _NEGATION_WORDS = re.compile(
 _IDIOM = re.compile(r"\b(?:whether\s+)?or\s+not\b", re.I)
 
 
-def _lines(text: str) -> list[str]:
-    """Non-empty lines that are not a lone placeholder."""
-    return [line for line in text.splitlines() if line.strip() and not _PLACEHOLDER_LINE.match(line)]
+def _has_examples(text: str) -> bool:
+    """``text`` mentions examples, or two of its lines split at the same separator (few-shot lines)."""
+    if _HAS_REFERENCE.search(text):
+        return True
+    seen: dict[str, int] = {}
+    for line in text.splitlines():
+        found = _EXAMPLE_SEPARATOR.search(line)
+        if found and 0 < found.start() < len(line.rstrip()) - 1:
+            seen[found.group(0)] = seen.get(found.group(0), 0) + 1
+    return any(count >= 2 for count in seen.values())
 
 
 def _example_reference(pair: Pair) -> str | None:
     found = _EXAMPLE_REFERENCE.search(pair.rewrite)
-    if found is None or _HAS_REFERENCE.search(pair.original) or len(_lines(pair.original)) > 1:
+    if found is None or _has_examples(pair.original):
         return None
     return " ".join(found.group(0).split())
 

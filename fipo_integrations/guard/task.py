@@ -279,34 +279,6 @@ def _format_conflict(text: str) -> str | None:
     return None
 
 
-_COUNT = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of)"
-#: A stated length: "in one or two sentences", "at most 3 paragraphs", "with five bullet points".
-_LENGTH = re.compile(
-    rf"\b(?:in|of|with|to|using|within|at\s+most|at\s+least|no\s+more\s+than|under)\s+(?:at\s+most\s+|exactly\s+)?"
-    rf"({_COUNT}(?:\s*(?:or|to|-|–)\s*{_COUNT})?)\s+(sentences?|paragraphs?|words?|lines?|bullet(?:\s+points?)?|items?)\b",
-    re.I,
-)
-
-
-def _lengths(text: str) -> dict[str, set[str]]:
-    """The lengths ``text`` states, per unit: ``{"sentence": {"one or two", "two or three"}}``."""
-    found: dict[str, set[str]] = {}
-    for match in _LENGTH.finditer(text):
-        unit = match.group(2).lower().split()[0].rstrip("s")
-        found.setdefault(unit, set()).add(" ".join(match.group(1).lower().split()))
-    return found
-
-
-def _length_conflict(pair: Pair) -> str | None:
-    """Two different lengths in the same unit that the original does not state ("Answer in one or two
-    sentences, then give the definition in two or three sentences"), or ``None``."""
-    before = _lengths(pair.original)
-    for unit, values in _lengths(pair.rewrite).items():
-        if len(values) > 1 and len(before.get(unit, ())) <= 1:
-            return f"{' and '.join(sorted(values))} {unit}s"
-    return None
-
-
 def _numeric_task(text: str) -> bool:
     """The task involves numbers: it has some, or asks how many, to calculate, count, solve, ..."""
     return bool(NUMBER.search(strip_placeholders(text)) or _NUMERIC_TASK.search(text)) or bool(
@@ -358,9 +330,6 @@ def task_reasons(pair: Pair, golden_response: str | None) -> list[Reason]:
     conflict = _format_conflict(rewrite)
     if conflict is not None and _format_conflict(original) is None:
         reasons.append(Reason("wrong_format", f"contradictory formats: {conflict}"))
-    lengths = _length_conflict(pair)
-    if lengths is not None:
-        reasons.append(Reason("wrong_format", f"contradictory lengths: {lengths}"))
     meta = _meta_echo(original, rewrite)
     if meta is not None:
         reasons.append(Reason("meta_echo", f"the optimizer's meta-prompt: {meta!r}"))
