@@ -415,16 +415,14 @@ class PromptOptimizer:
         generate_started = time.perf_counter()
         failures: dict[str, str] = {}
         if misses:
-            # Identical requests in one batch are generated once; one backend call per distinct word limit.
-            by_params: dict[GenerationParams, dict[str, list[ChatMessage]]] = {}
+            # Identical requests in one batch are generated once, and the batch in one backend call that stops at
+            # the largest word limit among them (a longer reply is over its own limit either way).
+            unique: dict[str, list[ChatMessage]] = {}
             for index in misses:
-                unique = by_params.setdefault(request_params[index], {})
                 unique.setdefault(keys[index], rendered[index][0])  # type: ignore[arg-type]
-            by_key: dict[str, list[str]] = {}
-            for group_params, unique in by_params.items():
-                generated, errors = generate_shared(self.backend, self.cache, self._flights, unique, group_params)
-                by_key.update(generated)
-                failures.update(errors)
+            caps = [request_params[index].max_words for index in misses]
+            batch_params = params if None in caps else replace(params, max_words=max(c for c in caps if c))
+            by_key, failures = generate_shared(self.backend, self.cache, self._flights, unique, batch_params)
             for index in misses:
                 replies[index] = by_key.get(keys[index])  # type: ignore[arg-type]
         generate_seconds = time.perf_counter() - generate_started

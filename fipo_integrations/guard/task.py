@@ -148,7 +148,10 @@ _ASK_USER = re.compile(
     r"give|tell|clarify|confirm|specify))\b|"
     r"\b(?:please\s+|kindly\s+)(?:upload|attach|paste|send\s+me|share)\b[^.?!\n]{0,60}?\bfirst\b|"
     r"\b(?:please\s+|kindly\s+)?tell\s+me\s+(?:your|about\s+your|more\s+about)\b|"
-    r"\bbefore\s+(?:writing|answering|you\s+(?:start|begin|write|answer)|starting)\b[^.?!\n]{0,20}?\bask\b",
+    r"\bbefore\s+(?:writing|answering|you\s+(?:start|begin|write|answer)|starting)\b[^.?!\n]{0,20}?\bask\b|"
+    # a question about the user's own wishes: "What courses are you interested in?", "Which do you prefer?"
+    r"\b(?:what|which|how\s+many|how\s+much)\b[^.?!\n]{0,40}?\b(?:are|do|would)\s+you\s+(?:interested\s+in|"
+    r"like|prefer|want|need|wish|looking\s+for|hoping)\b[^.?!\n]{0,40}\?",
     re.IGNORECASE,
 )
 
