@@ -670,6 +670,13 @@ def test_contradictory_layouts_are_a_wrong_format() -> None:
             "List the primary colors of the text below, one per line.\n\nText:",
             "request_for_input",
         ),
+        (  # a question to the user about their wishes, appended by the shipped default
+            "Please list the courses that someone interested in the first course might like.\n\n"
+            "Bitcoin and Cryptocurrency Technologies",
+            "Please list the courses that someone interested in the first course might like.\n\n"
+            "Bitcoin and Cryptocurrency Technologies\n\nQuestion: What courses are you interested in?",
+            "request_for_input",
+        ),
         (  # the negation that picks the answer is gone: the task is reversed
             "Which of the following are not colors of the rainbow spectrum?  Purple, Blue, Aqua, Orange, Black",
             "List the colors of the rainbow spectrum. Reply with the colors only.\n\nPurple, Blue, Aqua, Orange, Black",
@@ -696,6 +703,10 @@ def test_blind_read_failures_are_rejected(original: str, rewrite: str, expected:
         (  # the negation said in other words
             "Which of these animals are not mammals: dolphin, shark, bat, eagle?",
             "Identify the non-mammals among these animals: dolphin, shark, bat, eagle. Reply with their names only.",
+        ),
+        (  # the original asks about the reader's preference itself
+            "Which do you prefer, tea or coffee? Explain why.",
+            "Which do you prefer, tea or coffee? Explain your reasons in two sentences.",
         ),
         (  # "whether or not" is no selecting negation
             "Tell me whether or not the sentence is grammatical: {sentence}",
