@@ -696,6 +696,10 @@ def test_blind_read_failures_are_rejected(original: str, rewrite: str, expected:
             "Convert the last Roman numeral to an integer, as in the examples. Write only the number.\n\n"
             "XIV = 14\nXL = 40\nLXXIII =",
         ),
+        (  # "as shown below" points at the original's own data
+            "Write the words in upper case:\napple, pear, plum",
+            "Write the words as shown below in upper case, keeping their order.\n\napple, pear, plum",
+        ),
         (  # the original ends in the same field
             "Translate the sentence into German.\nSentence:",
             "Translate the sentence below into German. Reply with the translation only.\nSentence:",

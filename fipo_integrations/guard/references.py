@@ -29,10 +29,11 @@ _EXAMPLE_REFERENCE = re.compile(
     r"\b(?:as|like)\s+(?:(?:shown|given|seen|done|illustrated)\s+)?in\s+the\s+(?:examples?|samples?|demonstrations?)\b|"
     r"\b(?:as|like)\s+the\s+examples?\b|"
     r"\bthe\s+(?:same\s+\w+\s+as\s+(?:in\s+)?the\s+examples?|examples?\s+(?:above|below|given))\b|"
-    r"\bfollow(?:ing)?\s+the\s+(?:format|style|pattern)\s+of\s+the\s+examples?\b|"
-    r"\bas\s+(?:shown|illustrated|demonstrated)\s+(?:below|above)\b",
+    r"\bfollow(?:ing)?\s+the\s+(?:format|style|pattern)\s+of\s+the\s+examples?\b",
     re.I,
 )
+#: A pointer to something "shown below": only an original of one line has nothing there to show.
+_SHOWN_REFERENCE = re.compile(r"\bas\s+(?:shown|illustrated|demonstrated)\s+(?:below|above)\b", re.I)
 #: Words with which an original points at examples of its own ("compliments like these: ...").
 _HAS_REFERENCE = re.compile(
     r"\b(?:examples?|e\.g\.|for\s+instance|samples?|demonstrations?|shown|"
@@ -73,6 +74,8 @@ def _has_examples(text: str) -> bool:
 
 def _example_reference(pair: Pair) -> str | None:
     found = _EXAMPLE_REFERENCE.search(pair.rewrite)
+    if found is None and len([line for line in pair.original.splitlines() if line.strip()]) <= 1:
+        found = _SHOWN_REFERENCE.search(pair.rewrite)
     if found is None or _has_examples(pair.original):
         return None
     return " ".join(found.group(0).split())
