@@ -88,13 +88,19 @@ def unseen(prompts: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def draw(args: argparse.Namespace) -> int:
     from fipo_integrations import PromptOptimizer
+    from fipo_integrations.guard import GuardConfig
 
-    candidates = [p for p in unseen(load_prompts(args.prompts_dir)) if len(p["prompt"].split()) <= args.max_words]
+    drawn_before = {row["id"] for path in args.exclude for row in _read(path / "rewrites.jsonl")}
+    candidates = [
+        p
+        for p in unseen(load_prompts(args.prompts_dir))
+        if len(p["prompt"].split()) <= args.max_words and p["id"] not in drawn_before
+    ]
     rng = random.Random(args.seed)
     chosen = rng.sample(candidates, min(args.n, len(candidates)))
     print(f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr)
     model = None if args.optimizer == "default" else args.optimizer
-    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars)
+    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars, guard=GuardConfig(scope=args.scope))
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     try:
@@ -142,9 +148,11 @@ def score(args: argparse.Namespace) -> int:
     if missing:
         print(f"verdicts.jsonl lacks {len(missing)} of the {len(key)} blind pairs, e.g. {missing[:3]}", file=sys.stderr)
         return 2
+    if args.scope != "free":
+        rows = _narrow(rows, args.scope)
     counts = {"better": 0, "same": 0, "worse": 0}
     for row in rows:
-        if row["id"] not in key:
+        if row["id"] not in key or not row["accepted"]:
             counts["same"] += 1  # the guard kept the original
             continue
         better = verdicts[row["id"]]["better"]
@@ -159,6 +167,18 @@ def score(args: argparse.Namespace) -> int:
     share = {name: f"{count} ({100 * count / total:.0f}%)" for name, count in counts.items()}
     print(f"| {total} | {accepted} | {len(key)} | {share['better']} | {share['same']} | {share['worse']} |")
     return 0
+
+
+def _narrow(rows: list[dict[str, Any]], scope: str) -> list[dict[str, Any]]:
+    """The rows as a stricter guard scope would have left them: what it rejects keeps the original."""
+    from fipo_integrations.guard import GuardConfig, check_rewrite
+
+    narrowed = []
+    for row in rows:
+        if row["accepted"] and not check_rewrite(row["prompt"], row["final"], config=GuardConfig(scope=scope)).accepted:
+            row = {**row, "accepted": False, "final": row["prompt"]}
+        narrowed.append(row)
+    return narrowed
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -179,9 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--max-words", type=int, default=150, help="leave out longer prompts (time)")
     d.add_argument("--optimizer", default="default", help="a model spec for PromptOptimizer (default: the default)")
     d.add_argument("--exemplars", choices=["bundled"], help="show the bundled worked examples before each prompt")
+    d.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="output folders of earlier draws whose prompts to leave out (a read fresh to what was tuned on)",
+    )
+    d.add_argument("--scope", choices=["free", "append"], default="free", help="the guard's scope (GuardConfig)")
     d.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score", help="unblind verdicts.jsonl and print the counts")
     s.add_argument("--out", type=Path, required=True)
+    s.add_argument(
+        "--scope",
+        choices=["free", "append"],
+        default="free",
+        help="score as if the guard had had this scope: pairs it rejects count as the original kept (same)",
+    )
     args = parser.parse_args(argv)
     return draw(args) if args.command == "draw" else score(args)
 

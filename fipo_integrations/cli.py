@@ -84,6 +84,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=_non_negative_float, default=0.0, help="0 = greedy (default)")
     group.add_argument("--seed", type=int, default=0, help="sampling seed")
     group.add_argument(
+        "--scope",
+        choices=["free", "append"],
+        default="free",
+        help="what a rewrite may change: free (default), or append: only add a short statement of the output "
+        "form to the prompt, word for word (the safe scope for a small optimizer; docs/runtime.md)",
+    )
+    group.add_argument(
         "--exemplars",
         metavar="bundled|FILE.jsonl",
         help="show worked examples (prompt/rewrite pairs) before each prompt: the package's pool or your JSONL",
@@ -109,6 +116,7 @@ def _check_model_spec(args: argparse.Namespace) -> None:
 
 def _make_optimizer(args: argparse.Namespace) -> Any:
     from .engine import PromptOptimizer
+    from .guard import GuardConfig
     from .spec import ModelSpec, model_fields_from_args
 
     _check_model_spec(args)
@@ -125,6 +133,7 @@ def _make_optimizer(args: argparse.Namespace) -> Any:
             temperature=args.temperature,
             seed=args.seed,
             exemplars=exemplars,
+            guard=GuardConfig(scope=getattr(args, "scope", "free")),
         )
     except (ValueError, TypeError, FileNotFoundError) as exc:  # a bad option value, combination or file
         raise UsageError(str(exc)) from exc

@@ -9,6 +9,7 @@ from .invented import invented_reasons
 from .ontask import ontask_reasons
 from .reasons import Reason
 from .references import reference_reasons
+from .scope import SCOPES, scope_reasons
 from .task import task_reasons
 from .text import Pair
 
@@ -51,8 +52,18 @@ class GuardConfig:
     check_budget: bool = True
     budget_tolerance: float = 1.5
     budget_slack_words: int = 10
+    #: ``"free"``: any rewrite that passes the checks. ``"append"``: only the original word for word plus a short
+    #: statement of the output form ("Answer in one sentence."): the safe scope for a small optimizer, which
+    #: changes the task as often as it improves it when it rewrites freely (docs/runtime.md, "Scope").
+    scope: str = "free"
+    #: With ``scope="append"``: the most words the added statement may have.
+    max_added_words: int = 20
 
     def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, got {self.scope!r}")
+        if self.max_added_words < 1:
+            raise ValueError(f"max_added_words must be >= 1, got {self.max_added_words}")
         if self.budget_tolerance < 1.0:
             raise ValueError(f"budget_tolerance must be >= 1.0, got {self.budget_tolerance}")
         for name in ("min_keyword_recall", "max_invented_share", "min_similarity", "same_task_similarity"):
@@ -125,6 +136,8 @@ def check_rewrite(
         reasons += invented_reasons(pair, max_words, cfg.max_invented_share)
     if cfg.check_task:
         reasons += reference_reasons(pair)
+    if cfg.scope == "append":
+        reasons += scope_reasons(pair, cfg.max_added_words)
     sim = None
     if cfg.check_task and not any(r.code in ("loop", "refusal", "meta_echo") for r in reasons):
         task, sim = ontask_reasons(

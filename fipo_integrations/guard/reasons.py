@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "different_task": "the rewrite asks for a different task",
     "drifted": "the rewrite is not about the original's task",
     "over_budget": "the rewrite is longer than the word budget allows",
+    "out_of_scope": "with scope='append': the rewrite does more than add a short statement of the output form",
 }
 
 

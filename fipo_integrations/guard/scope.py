@@ -1,0 +1,136 @@
+"""The conservative scope: a rewrite may only add a short statement of the output format to the prompt.
+
+A small optimizer (a 0.5B model) that rewrites freely changes the task as often as it improves it: in blind
+reads of its rewrites of unseen prompts, the ones judged better were nearly all the original word for word
+plus one short sentence that states the reply's form ("Answer in one sentence.", "Reply with the color name
+only.", "Reply with a comma-separated list of the types."); the ones judged worse narrowed or widened the task
+("primary colors" -> "primary colors of the rainbow"), dropped input, or appended content ("then give a short
+example of a CRM system"). ``GuardConfig(scope="append")`` accepts only the first kind:
+
+* the rewrite is the original with one inserted span (words compared by stem, so "color?" -> "colors?" and
+  punctuation fixes pass), inserted at the end of a sentence, a line or the whole prompt;
+* the span is at most ``max_added_words`` words in at most two sentences, each starting with a word that
+  states a form (``Answer``, ``Reply``, ``Output``, ``List``, ``Use``, ...);
+* every word of the span is a word of the original or of the output-format vocabulary below.
+
+The rewrite still goes through every other check.
+
+>>> from fipo_integrations.guard.text import Pair
+>>> scope_reasons(Pair("What is a CRM?", "What is a CRM? Answer in two or three sentences."), 20)
+[]
+>>> [r.code for r in scope_reasons(Pair("What is a CRM?", "Define a CRM and give an example."), 20)]
+['out_of_scope']
+"""
+
+from __future__ import annotations
+
+import re
+
+from .lexicon import FORMAT_WORDS, NUMBER_WORDS, STOPWORDS
+from .reasons import Reason
+from .text import Pair, stem
+
+__all__ = ["SCOPES", "scope_reasons"]
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: The scopes ``GuardConfig.scope`` accepts.
+SCOPES = ("free", "append")
+
+#: Words that may start an added sentence: they say what form the reply takes.
+_FORM_STARTS = frozenset(
+    _words(
+        """answer answers reply respond response output return give list use format write state show present
+        number wrap enclose put separate end start begin keep be print provide your the each express round
+        limit do don't only"""
+    )
+)
+#: Words an added statement of the output form may use besides the original's own words.
+_FORM_VOCABULARY = (
+    _FORM_STARTS
+    | FORMAT_WORDS
+    | STOPWORDS
+    | frozenset(NUMBER_WORDS)
+    | frozenset(
+        _words(
+            """just single short shorter brief briefly concise concisely exactly precisely sentence sentences word
+            words line lines paragraph paragraphs bullet bullets point points item items comma commas
+            comma-separated semicolon semicolon-separated newline new numbered list lists object objects key keys
+            value values code block blocks snippet table tables column columns row rows plain text string strings
+            label labels name names letter letters option options choice choices final result results step steps
+            step-by-step explanation explanations explain extra additional lowercase uppercase capital capitals
+            capitalized quote quotes quotation marks mark form order ordered alphabetical alphabetically
+            chronological sorted first last digit digits integer integers decimal decimals percent percentage unit
+            units fraction total nothing else other whole full complete each own separate separately per line-by-line
+            must should may can is are was be not don't do no yes true false correct reasoning working
+            fenced markdown heading headings title titles bold numeral numerals figure figures minimum maximum
+            most least exact reply replies answer answers"""
+        )
+    )
+)
+_SENTENCE_MARK = re.compile(r"[.!?:;]|\n")
+_TOKEN = re.compile(r"\{[^{}\s]*\}|[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+
+
+def _tokens(text: str) -> list[re.Match[str]]:
+    return list(_TOKEN.finditer(text))
+
+
+def _key(token: str) -> str:
+    return stem(token) if token.isalpha() else token.lower()
+
+
+def _insertion(pair: Pair) -> tuple[int, int] | None:
+    """The rewrite's token span ``[i, j)`` whose removal leaves the original's tokens, or ``None``."""
+    before = [_key(m.group(0)) for m in _tokens(pair.original)]
+    after = [_key(m.group(0)) for m in _tokens(pair.rewrite)]
+    if len(after) < len(before):
+        return None
+    prefix = 0
+    while prefix < len(before) and before[prefix] == after[prefix]:
+        prefix += 1
+    suffix = len(before) - prefix
+    if suffix and after[len(after) - suffix :] != before[prefix:]:
+        return None
+    return prefix, len(after) - suffix
+
+
+def scope_reasons(pair: Pair, max_added_words: int) -> list[Reason]:
+    """Why ``pair.rewrite`` is more than the original plus a short statement of the output form."""
+    span = _insertion(pair)
+    if span is None:
+        return [Reason("out_of_scope", "changes the original's words; scope='append' only adds a format statement")]
+    i, j = span
+    tokens = _tokens(pair.rewrite)
+    if i == j:
+        return []
+    added = tokens[i:j]
+    if len(added) > max_added_words:
+        return [Reason("out_of_scope", f"adds {len(added)} words > {max_added_words}")]
+    start = tokens[i - 1].end() if i else 0
+    gap = pair.rewrite[start : added[0].start()]
+    if i and not _SENTENCE_MARK.search(gap):
+        return [Reason("out_of_scope", f"inserts words inside a sentence: {added[0].group(0)!r}")]
+    text = pair.rewrite[added[0].start() : added[-1].end()]
+    clauses = [c for c in re.split(r"(?<=[.!?])\s+|\n+", text) if c.strip()]
+    if len(clauses) > 2:
+        return [Reason("out_of_scope", f"adds {len(clauses)} sentences > 2")]
+    for clause in clauses:
+        first = _TOKEN.search(clause)
+        if first is None or first.group(0).lower() not in _FORM_STARTS:
+            return [Reason("out_of_scope", f"adds a sentence that does not state the output form: {clause[:60]!r}")]
+    own = {_key(m.group(0)) for m in _tokens(pair.known)}
+    foreign = [
+        m.group(0)
+        for m in added
+        if m.group(0).lower() not in _FORM_VOCABULARY
+        and _key(m.group(0)) not in own
+        and _key(m.group(0))[:5] not in pair.known_prefixes  # "translation" for "Translate"
+        and not (len(m.group(0)) == 1 and m.group(0).isupper())
+    ]
+    if foreign:
+        return [Reason("out_of_scope", "adds words outside the output form: " + ", ".join(foreign[:5]))]
+    return []
