@@ -100,7 +100,8 @@ def draw(args: argparse.Namespace) -> int:
     chosen = rng.sample(candidates, min(args.n, len(candidates)))
     print(f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr)
     model = None if args.optimizer == "default" else args.optimizer
-    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars, guard=GuardConfig(scope=args.scope))
+    guard = GuardConfig(scope=args.scope) if args.scope else None  # None: the optimizer's own default scope
+    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars, guard=guard)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     try:
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="output folders of earlier draws whose prompts to leave out (a read fresh to what was tuned on)",
     )
-    d.add_argument("--scope", choices=["free", "append"], default="free", help="the guard's scope (GuardConfig)")
+    d.add_argument("--scope", choices=["free", "append"], help="the guard's scope (default: the optimizer's own)")
     d.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score", help="unblind verdicts.jsonl and print the counts")
     s.add_argument("--out", type=Path, required=True)

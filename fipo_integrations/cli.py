@@ -86,9 +86,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scope",
         choices=["free", "append"],
-        default="free",
-        help="what a rewrite may change: free (default), or append: only add a short statement of the output "
-        "form to the prompt, word for word (the safe scope for a small optimizer; docs/runtime.md)",
+        default=None,
+        help="what a rewrite may change: free, or append: only add a short statement of the output form to the "
+        "prompt, word for word (default: append for the default optimizer, free for any other; docs/runtime.md)",
     )
     group.add_argument(
         "--exemplars",
@@ -133,7 +133,7 @@ def _make_optimizer(args: argparse.Namespace) -> Any:
             temperature=args.temperature,
             seed=args.seed,
             exemplars=exemplars,
-            guard=GuardConfig(scope=getattr(args, "scope", "free")),
+            guard=GuardConfig(scope=args.scope) if getattr(args, "scope", None) else None,
         )
     except (ValueError, TypeError, FileNotFoundError) as exc:  # a bad option value, combination or file
         raise UsageError(str(exc)) from exc
@@ -313,7 +313,7 @@ def _register_optimize(subparsers: Any) -> None:
 
 def _register_demo(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="optimize an example prompt and answer both versions side by side")
-    parser.add_argument("prompt", nargs="?", default=None, help="the naive prompt (default: a GSM8K-style question)")
+    parser.add_argument("prompt", nargs="?", default=None, help="the naive prompt (default: a review to classify)")
     parser.add_argument("--max-new-tokens", type=_positive_int, default=160, help="answer length")
     parser.set_defaults(handler=_cmd_demo)
 

@@ -1,6 +1,7 @@
 """The main job of the README's first command: optimize an example prompt, then answer both versions.
 
-Everything runs locally with the embedded SmolLM2-135M-Instruct; no byte leaves the machine.
+Everything runs locally: the default optimizer (embedded Qwen2.5-Coder-0.5B-Instruct + the bundled adapter)
+rewrites, the embedded SmolLM2-135M-Instruct answers; no byte leaves the machine.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import time
 
 from .backends import GenerationParams, load_backend
 from .engine import PromptOptimizer
-from .models import bundled_adapter_dir
+from .models import DEFAULT_EMBEDDED
 
 __all__ = ["DEMO_PROMPT", "run_demo"]
 
+#: A review to classify: the default optimizer keeps it word for word and adds the reply's form (one word), the
+#: kind of rewrite it makes (docs/default-model.md).
 DEMO_PROMPT = (
-    "A baker makes 24 muffins in the morning and 18 in the afternoon. She sells 30 of them. "
-    "How many muffins does she have left?"
+    "Classify the sentiment of this review as positive or negative: "
+    "The battery died after two days and support never answered."
 )
 
 
@@ -43,8 +46,7 @@ def run_demo(prompt: str | None = None, *, max_new_tokens: int = 160) -> None:
     print("Guard:            " + ("accepted" if result.accepted else f"kept the original ({result.reason})"))
     if not result.accepted and result.candidate:
         print(f"Rejected rewrite: {result.candidate[:300]}")
-    # Without a bundled adapter the optimizer is SmolLM2 itself: the same weights answer, with no second load.
-    answerer = optimizer.backend if bundled_adapter_dir() is None else load_backend("embedded:smollm2-135m-instruct")
+    answerer = load_backend(f"embedded:{DEFAULT_EMBEDDED}")
     params = GenerationParams(max_new_tokens=max_new_tokens)
     conversations = [[{"role": "user", "content": result.original}], [{"role": "user", "content": result.optimized}]]
     answers = answerer.generate(conversations, params)

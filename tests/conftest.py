@@ -84,6 +84,17 @@ def embedded_model_dir() -> Path:
     return resolve_embedded("smollm2-135m-instruct")
 
 
+@pytest.fixture(scope="session")
+def default_optimizer_base() -> Path:
+    """The dequantised base of the default optimizer, Qwen2.5-Coder-0.5B-Instruct (built once, then cached)."""
+    from fipo_integrations.models import DEFAULT_OPTIMIZER_BASE, embedded_model, resolve_embedded
+
+    model = embedded_model(DEFAULT_OPTIMIZER_BASE)
+    if not model.installed():
+        pytest.skip(f"default optimizer base not installed: {model.install_hint}")
+    return resolve_embedded(DEFAULT_OPTIMIZER_BASE)
+
+
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """Generation on one thread: on a shared 2-core CPU, two contending threads run 5-20x slower."""

@@ -361,8 +361,10 @@ def test_report_serialises(capitals_lm: RuleLM, examples: list[Any]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
-def test_real_embedded_models_end_to_end(embedded_model_dir: Path, tmp_path: Path) -> None:
-    """SmolLM2 as the task model (LocalLM) and as the FIPO optimizer: compiles offline, never gets worse."""
+def test_real_embedded_models_end_to_end(
+    embedded_model_dir: Path, default_optimizer_base: Path, tmp_path: Path
+) -> None:
+    """SmolLM2 as the task model (LocalLM), the default FIPO optimizer: compiles offline, never gets worse."""
     from fipo_integrations import LocalLM
     from fipo_integrations.dspy.adapter import PlainTextAdapter
 

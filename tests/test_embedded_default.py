@@ -10,7 +10,7 @@ import pytest_socket
 pytestmark = pytest.mark.slow
 
 
-def test_default_optimizer_offline_keeps_placeholder(embedded_model_dir: Path) -> None:
+def test_default_optimizer_offline_keeps_placeholder(default_optimizer_base: Path) -> None:
     import socket
 
     from fipo_integrations import PromptOptimizer

@@ -109,3 +109,15 @@ def test_the_optimizer_falls_back_to_the_original_outside_the_scope() -> None:
     ).optimize("What is the capital of France?")
     assert kept.accepted
     assert kept.optimized.endswith("Answer with the name only.")
+
+
+def test_the_default_optimizer_guards_in_the_append_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fipo_integrations.engine as engine
+    from fipo_integrations.models import DEFAULT_GUARD_SCOPE
+
+    monkeypatch.setattr(engine, "load_backend", lambda spec: ScriptedBackend(lambda prompt: prompt))
+    assert DEFAULT_GUARD_SCOPE == "append"
+    assert PromptOptimizer(cache=False).guard.scope == "append"  # the bundled adapter
+    assert PromptOptimizer("embedded:gemma-3-270m", cache=False).guard.scope == "free"  # any other model
+    strict = GuardConfig(scope="free", check_budget=False)
+    assert PromptOptimizer(cache=False, guard=strict).guard is strict  # an explicit guard wins

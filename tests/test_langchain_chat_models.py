@@ -131,8 +131,10 @@ async def test_chat_model_backend_async() -> None:
 
 
 @pytest.mark.slow
-def test_real_embedded_optimizer_and_chat_model_in_a_chain(embedded_model_dir: Any, one_torch_thread: Any) -> None:
-    """The default optimizer (embedded SmolLM2 + bundled adapter) and SmolLM2 downstream, 2 short prompts."""
+def test_real_embedded_optimizer_and_chat_model_in_a_chain(
+    embedded_model_dir: Any, default_optimizer_base: Any, one_torch_thread: Any
+) -> None:
+    """The default optimizer (embedded Qwen2.5-Coder-0.5B + bundled adapter) and SmolLM2 downstream, 2 prompts."""
     optimizer = PromptOptimizer(max_new_tokens=40, cache=False)
     fipo = FIPOOptimizer(optimizer=optimizer)
     chat = LocalChatModel(max_new_tokens=16)  # plain embedded SmolLM2-135M-Instruct
