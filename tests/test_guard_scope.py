@@ -30,6 +30,11 @@ APPEND = GuardConfig(scope="append")
             "Translate the sentence into French. Reply with the translation only.\n\nThe cat sleeps on the sofa.",
         ),
         ("Answer the question: {question}", "Answer the question: {question}\nAnswer in one sentence."),
+        (  # the input moves into its own block: only the words that point at it change
+            "Classify the sentiment of this review as positive or negative: {review}",
+            "Classify the sentiment of the review below as positive or negative. Reply with exactly one word."
+            "\n\n{review}",
+        ),
         ("Summarise the text in two sentences.", "Summarise the text in two sentences."),  # unchanged
     ],
 )
@@ -68,6 +73,12 @@ def test_a_short_statement_of_the_output_form_is_in_scope(original: str, rewrite
             "Name a fruit. Reply with one word. Use lowercase. Answer with the name only.",
             "sentences > 2",
         ),
+        (  # too long, counting the words that only point at the input
+            "Compare the career overviews of the players in a table.\n\nDerek Jeter, Albert Pujols",
+            "Compare the career overviews of the players in a table. Reply with the career overview in two lines, one for Derek Jeter and one for "
+            "Albert Pujols, in the same order.\n\nDerek Jeter, Albert Pujols",
+            "words > 20",
+        ),
         (  # too long
             "Describe your morning.",
             "Describe your morning. Answer in one short paragraph of plain text with no bullet points, no headings, "
@@ -85,7 +96,9 @@ def test_anything_else_is_out_of_scope(original: str, rewrite: str, why: str) ->
 
 def test_the_other_checks_still_run_in_the_append_scope() -> None:
     verdict = check_rewrite("Summarize {text}", "Summarize. Answer in one sentence.", config=APPEND)
-    assert {"lost_placeholder", "out_of_scope"} <= set(verdict.codes)
+    assert verdict.codes == ["lost_placeholder"]  # placeholders are the placeholder check's to compare
+    verdict = check_rewrite("List 3 fruits.", "List fruits. Answer in one line.", config=APPEND)
+    assert {"lost_number", "out_of_scope"} <= set(verdict.codes)
 
 
 def test_a_bad_scope_says_what_is_allowed() -> None:

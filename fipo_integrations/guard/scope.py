@@ -75,8 +75,18 @@ _SENTENCE_MARK = re.compile(r"[.!?:;]|\n")
 _TOKEN = re.compile(r"\{[^{}\s]*\}|[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 
 
+#: Words that point at the input and may change when the input moves into its own block ("this review: {review}"
+#: -> "the review below.\n\n{review}"); the placeholders themselves are compared by the placeholder check.
+_POINTERS = frozenset({"this", "these", "the", "below", "above", "following"})
+
+
 def _tokens(text: str) -> list[re.Match[str]]:
     return list(_TOKEN.finditer(text))
+
+
+def _compared(text: str) -> list[re.Match[str]]:
+    """The tokens the scope compares: no placeholders and no words that only point at the input."""
+    return [m for m in _TOKEN.finditer(text) if not m.group(0).startswith("{") and m.group(0).lower() not in _POINTERS]
 
 
 def _key(token: str) -> str:
@@ -85,8 +95,8 @@ def _key(token: str) -> str:
 
 def _insertion(pair: Pair) -> tuple[int, int] | None:
     """The rewrite's token span ``[i, j)`` whose removal leaves the original's tokens, or ``None``."""
-    before = [_key(m.group(0)) for m in _tokens(pair.original)]
-    after = [_key(m.group(0)) for m in _tokens(pair.rewrite)]
+    before = [_key(m.group(0)) for m in _compared(pair.original)]
+    after = [_key(m.group(0)) for m in _compared(pair.rewrite)]
     if len(after) < len(before):
         return None
     prefix = 0
@@ -104,12 +114,13 @@ def scope_reasons(pair: Pair, max_added_words: int) -> list[Reason]:
     if span is None:
         return [Reason("out_of_scope", "changes the original's words; scope='append' only adds a format statement")]
     i, j = span
-    tokens = _tokens(pair.rewrite)
+    tokens = _compared(pair.rewrite)
     if i == j:
         return []
     added = tokens[i:j]
-    if len(added) > max_added_words:
-        return [Reason("out_of_scope", f"adds {len(added)} words > {max_added_words}")]
+    count = len(_tokens(pair.rewrite[added[0].start() : added[-1].end()]))
+    if count > max_added_words:
+        return [Reason("out_of_scope", f"adds {count} words > {max_added_words}")]
     start = tokens[i - 1].end() if i else 0
     gap = pair.rewrite[start : added[0].start()]
     if i and not _SENTENCE_MARK.search(gap):
