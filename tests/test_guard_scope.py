@@ -75,8 +75,8 @@ def test_a_short_statement_of_the_output_form_is_in_scope(original: str, rewrite
         ),
         (  # too long, counting the words that only point at the input
             "Compare the career overviews of the players in a table.\n\nDerek Jeter, Albert Pujols",
-            "Compare the career overviews of the players in a table. Reply with the career overview in two lines, one for Derek Jeter and one for "
-            "Albert Pujols, in the same order.\n\nDerek Jeter, Albert Pujols",
+            "Compare the career overviews of the players in a table. Reply with the career overview in two lines, "
+            "one for Derek Jeter and one for Albert Pujols, in the same order.\n\nDerek Jeter, Albert Pujols",
             "words > 20",
         ),
         (  # too long
