@@ -1,7 +1,7 @@
 """The FIPO engine: render the template, generate on a backend, clean, guard, cache.
 
 >>> from fipo_integrations import PromptOptimizer
->>> optimizer = PromptOptimizer()  # embedded SmolLM2 + bundled adapter, on CPU  # doctest: +SKIP
+>>> optimizer = PromptOptimizer()  # embedded Qwen2.5-Coder-0.5B + bundled adapter, on CPU  # doctest: +SKIP
 >>> result = optimizer.optimize("Answer the question: {question}")  # doctest: +SKIP
 >>> "{question}" in result.optimized  # doctest: +SKIP
 True
@@ -120,9 +120,9 @@ class PromptOptimizer:
     """Turns naive prompts into optimized ones with a local FIPO model; never silently makes them worse.
 
     Args:
-        model: ``None``/``"default"`` (embedded SmolLM2 + bundled FIPO adapter), ``"embedded:NAME"``, a
-            local directory or hub id, a model name on the endpoint when ``base_url`` is set, or a
-            :class:`~fipo_integrations.backends.Backend`, or any spec string or
+        model: ``None``/``"default"`` (embedded Qwen2.5-Coder-0.5B + bundled FIPO adapter),
+            ``"embedded:NAME"``, a local directory or hub id, a model name on the endpoint when ``base_url`` is
+            set, or a :class:`~fipo_integrations.backends.Backend`, or any spec string or
             :class:`~fipo_integrations.spec.ModelSpec`; the model is shared through
             :func:`~fipo_integrations.backends.load_backend`.
         adapter: PEFT LoRA adapter directory for a local model.
@@ -133,7 +133,8 @@ class PromptOptimizer:
         judge: also ask the discriminator template whether the rewrite beats the original (both orders).
         num_candidates: rewrites per prompt: the greedy one plus ``num_candidates - 1`` sampled ones (at
             ``temperature`` or 0.7); ``optimize`` returns the first that passes guard (and judge).
-        guard: a :class:`GuardConfig` to tune the checks.
+        guard: a :class:`GuardConfig` to tune the checks. ``None``: the defaults, in the ``"append"`` scope for the
+            default model (only a short statement of the reply's form may be added) and ``"free"`` for any other.
         exemplars: worked examples shown before each prompt (an :class:`~fipo_integrations.exemplars.ExemplarPool`,
             or ``"bundled"`` for the package's pool); helps a plain instruct model imitate concise rewrites.
 

@@ -1,11 +1,12 @@
 """Prompt sources: ``naive`` (the instruction as written) and one or more FIPO optimizers.
 
-An optimizer spec is ``none`` (naive), ``default`` (``PromptOptimizer()``: the embedded SmolLM2 with the
-bundled adapter), a local model directory, a PEFT adapter directory (``adapter_config.json``; its base model
-comes from the adapter config when that is a local directory, else the embedded default), ``embedded:NAME``,
-an endpoint ``http://host/v1#MODEL``, a model name served at ``--optimizer-base-url``, or ``file:PATH``: fixed
-rewrites read from a JSONL file of ``{"naive": ..., "rewrite": ...}`` lines (hand-written "expert" rewrites,
-say; instructions the file does not cover stay naive). ``LABEL=SPEC`` sets the column name in the report.
+An optimizer spec is ``none`` (naive), ``default`` (``PromptOptimizer()``: the embedded Qwen2.5-Coder-0.5B with
+the bundled adapter, append scope), a local model directory, a PEFT adapter directory (``adapter_config.json``;
+its base model comes from the adapter config or its ``fipo_training.json``, else the default optimizer's base),
+``embedded:NAME``, an endpoint ``http://host/v1#MODEL``, a model name served at ``--optimizer-base-url``, or
+``file:PATH``: fixed rewrites read from a JSONL file of ``{"naive": ..., "rewrite": ...}`` lines (hand-written
+"expert" rewrites, say; instructions the file does not cover stay naive). ``LABEL=SPEC`` sets the column name
+in the report.
 
 Each optimizer rewrites every distinct naive instruction once, in one batch; few-shot examples are never
 rewritten.

@@ -86,7 +86,7 @@ class FIPOOptimizer(RunnableSerializable[FIPOInput, PromptValue]):  # type: igno
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     model: str | Path | BaseChatModel | None = None
-    """The optimizer model: ``None`` for the embedded default (SmolLM2 + bundled FIPO adapter), a local
+    """The optimizer model: ``None`` for the embedded default (Qwen2.5-Coder-0.5B + bundled FIPO adapter), a local
     directory or cached hub id, a model name served at ``base_url``, or any LangChain ``BaseChatModel``
     (for example ``ChatOllama(model="fipo")``). Ignored when ``optimizer`` is given."""
 
