@@ -12,7 +12,7 @@ import pytest
 from fipo_integrations._deps import MissingDependencyError
 from fipo_integrations.backends.hf import resolve_quantization
 from fipo_integrations.backends.llamacpp import GGUF_ADAPTER_FILE, resolve_gguf
-from fipo_integrations.models import ModelNotAvailableError, bundled_adapter_dir
+from fipo_integrations.models import DEFAULT_OPTIMIZER_BASE, ModelNotAvailableError, bundled_adapter_dir
 
 
 def test_quantization_choices_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,15 +118,16 @@ def test_gguf_lora_export_matches_the_peft_adapter(tmp_path: Path, tiny_chat_mod
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")
-def test_llamacpp_runs_the_embedded_gguf_with_the_default_adapter(tmp_path: Path) -> None:
+def test_llamacpp_runs_the_embedded_gguf_with_the_default_adapter(tmp_path: Path, default_optimizer_base: Path) -> None:
     from fipo_integrations.backends import GenerationParams
     from fipo_integrations.backends.llamacpp import LlamaCppBackend
     from training.gguf_lora import write_gguf_lora
 
     adapter = bundled_adapter_dir()
     assert adapter is not None
-    lora = write_gguf_lora(adapter, "embedded:smollm2-135m-instruct", tmp_path / "adapter.gguf")
-    backend = LlamaCppBackend("embedded:smollm2-135m-instruct", adapter=lora)
+    base = f"embedded:{DEFAULT_OPTIMIZER_BASE}"
+    lora = write_gguf_lora(adapter, base, tmp_path / "adapter.gguf")
+    backend = LlamaCppBackend(base, adapter=lora)
     replies = backend.generate([[{"role": "user", "content": "What is 2 + 2?"}]], GenerationParams(max_new_tokens=8))
     assert replies[0][0].strip()
 
