@@ -5,7 +5,8 @@ A spec string is ``[LABEL=]SPEC`` where ``SPEC`` is one of:
 - ``default``: the embedded Qwen2.5-Coder-0.5B-Instruct with the bundled FIPO adapter;
 - ``embedded:NAME``: an embedded model (see :data:`~fipo_integrations.models.EMBEDDED_MODELS`);
 - a local model directory or a hub id in the local cache (a directory holding ``adapter_config.json`` is a
-  PEFT adapter: its base is the adapter's base model when that is a local directory, else the default);
+  PEFT adapter: its base is the adapter's base model when that is a local directory, else the embedded model
+  its ``fipo_training.json`` names, else the default optimizer's base);
 - ``URL#MODEL`` (or ``openai:URL#MODEL``): a model served by an OpenAI-compatible endpoint;
 - ``vllm:PATH``: the vLLM offline engine;
 - ``llamacpp:PATH`` or ``llamacpp:embedded:NAME``: a GGUF file on llama.cpp.
