@@ -91,6 +91,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "prompt, word for word (default: append for the default optimizer, free for any other; docs/runtime.md)",
     )
     group.add_argument(
+        "--prefill",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start the model's reply with the prompt so it writes only what to add (default: on in the append "
+        "scope where the backend can continue a reply)",
+    )
+    group.add_argument(
         "--exemplars",
         metavar="bundled|FILE.jsonl",
         help="show worked examples (prompt/rewrite pairs) before each prompt: the package's pool or your JSONL",
@@ -134,6 +141,7 @@ def _make_optimizer(args: argparse.Namespace) -> Any:
             seed=args.seed,
             exemplars=exemplars,
             guard=GuardConfig(scope=args.scope) if getattr(args, "scope", None) else None,
+            prefill=getattr(args, "prefill", None),
         )
     except (ValueError, TypeError, FileNotFoundError) as exc:  # a bad option value, combination or file
         raise UsageError(str(exc)) from exc

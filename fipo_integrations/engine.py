@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,19 +22,14 @@ from .backends import Backend, GenerationParams, load_backend
 from .cache import RewriteCache, SingleFlight, make_cache_key
 from .cleaning import clean_rewrite
 from .exemplars import ExemplarPool
-from .guard import GuardConfig, Reason, check_rewrite
+from .guard import GuardConfig, check_rewrite
+from .guard.scope import append_statements, continue_original, form_statements
 from .judge import duel_wins, judge_pairs
-from .models import DEFAULT_GUARD_SCOPE, bundled_adapter_dir
+from .models import DEFAULT_GUARD_SCOPE, DEFAULT_LENGTH_CAPS, DEFAULT_MAX_ADDED_WORDS, bundled_adapter_dir
+from .results import OptimizationRequest, OptimizationResult
 from .spec import BackendName, ModelSpec
-from .templates import (
-    TEMPLATE_VERSION,
-    ChatMessage,
-    Variant,
-    default_max_words,
-    render_optimizer_messages,
-    variant_for,
-)
-from .validation import check_max_words, check_text
+from .templates import TEMPLATE_VERSION, ChatMessage, render_optimizer_messages
+from .validation import check_max_words
 
 __all__ = ["OptimizationRequest", "OptimizationResult", "PromptOptimizer"]
 
@@ -45,75 +40,6 @@ _CANDIDATE_TEMPERATURE = 0.7
 #: Words a reply may run past the guard's word limit before generation stops: a chat preamble or sign-off
 #: that cleaning cuts (e.g. "Sure, here is a clearer version of your prompt:").
 _CLEANING_SLACK_WORDS = 24
-
-
-@dataclass(frozen=True)
-class OptimizationRequest:
-    """One prompt to optimize, with the paper's optional silver/golden responses and a word budget."""
-
-    prompt: str
-    silver_response: str | None = None
-    golden_response: str | None = None
-    max_words: int | None = None
-
-    def __post_init__(self) -> None:
-        check_text(self.prompt, "prompt")
-        if not self.prompt.strip():
-            raise ValueError("prompt is empty or whitespace; pass the instruction text to optimize")
-        for name in ("silver_response", "golden_response"):
-            value = getattr(self, name)
-            if value is not None:
-                check_text(value, name)
-        check_max_words(self.max_words)
-
-    @property
-    def budget(self) -> int:
-        return self.max_words if self.max_words is not None else default_max_words(self.prompt)
-
-    @property
-    def variant(self) -> Variant:
-        return variant_for(silver_response=self.silver_response, golden_response=self.golden_response)
-
-
-@dataclass
-class OptimizationResult:
-    """What :meth:`PromptOptimizer.optimize` returns.
-
-    ``optimized`` is the prompt to use: the rewrite when accepted, otherwise the original.
-    """
-
-    original: str
-    optimized: str
-    #: The cleaned model rewrite, even when rejected ("" when the model was not called).
-    candidate: str
-    accepted: bool
-    #: Why the original was kept (guard reasons, judge verdict, or an error); ``None`` when accepted.
-    reason: str | None
-    variant: Variant
-    max_words: int
-    model_id: str
-    cached: bool = False
-    #: ``"rewrite"`` / ``"original"`` when the judge ran, else ``None``.
-    judge_choice: Literal["rewrite", "original"] | None = None
-    #: Seconds spent per stage: ``generate``, ``guard``, ``judge``, ``total`` (shared by a batch).
-    timings: dict[str, float] = field(default_factory=dict)
-    #: Data cut to fit the model's context, if any.
-    truncated: list[str] = field(default_factory=list)
-    #: The guard's structured reasons (``code`` + ``detail``) when the guard rejected the rewrite.
-    guard_reasons: list[Reason] = field(default_factory=list)
-    #: Why this item could not be optimized at all (invalid text, or the backend failed on it); the original
-    #: is returned. ``None`` for every normal result, including guard fallbacks.
-    error: str | None = None
-
-    @property
-    def fell_back(self) -> bool:
-        """True when the guard, the judge or an error made the engine return the original."""
-        return not self.accepted
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fell_back"] = self.fell_back
-        return data
 
 
 class PromptOptimizer:
@@ -137,6 +63,12 @@ class PromptOptimizer:
             default model (only a short statement of the reply's form may be added) and ``"free"`` for any other.
         exemplars: worked examples shown before each prompt (an :class:`~fipo_integrations.exemplars.ExemplarPool`,
             or ``"bundled"`` for the package's pool); helps a plain instruct model imitate concise rewrites.
+        prefill: start the model's reply with the original prompt, so that it writes only what to add (the
+            append scope's way to generate: fewer tokens, and no restatement that changes the task). ``None``:
+            on in the ``"append"`` scope where the backend can continue a reply (the transformers backend).
+
+    In the ``"append"`` scope, a rewrite the scope rejects still gives its statements of the reply's form
+    ("Reply with the code only."): the engine appends them to the original and guards that instead.
 
     >>> optimizer = PromptOptimizer(cache=False)  # doctest: +SKIP
     >>> optimizer.optimize("Summarise {text}").optimized  # doctest: +SKIP
@@ -161,6 +93,7 @@ class PromptOptimizer:
         guard: GuardConfig | None = None,
         trust_remote_code: bool = False,
         exemplars: ExemplarPool | Literal["bundled"] | None = None,
+        prefill: bool | None = None,
     ) -> None:
         self.params = GenerationParams(
             max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop_on_loop=True
@@ -186,10 +119,19 @@ class PromptOptimizer:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         self.num_candidates = num_candidates
         # The bundled 0.5B adapter is kept only where it adds a reply format (DEFAULT_GUARD_SCOPE, docs/runtime.md).
-        self.guard = guard or GuardConfig(scope=DEFAULT_GUARD_SCOPE if default_model else "free")
+        default_guard = GuardConfig(
+            scope=DEFAULT_GUARD_SCOPE, max_added_words=DEFAULT_MAX_ADDED_WORDS, length_caps=DEFAULT_LENGTH_CAPS
+        )
+        self.guard = guard or (default_guard if default_model else GuardConfig())
         self.exemplars = ExemplarPool.bundled() if exemplars == "bundled" else exemplars
         if self.exemplars is not None and not isinstance(self.exemplars, ExemplarPool):
             raise TypeError(f"exemplars must be an ExemplarPool, 'bundled' or None, got {exemplars!r}")
+        if prefill and not self.backend.supports_prefill:
+            raise ValueError(
+                f"prefill=True needs a backend that continues a reply; {type(self.backend).__name__} does not "
+                "(use the transformers backend, or prefill=None)"
+            )
+        self.prefill = self.guard.scope == "append" and self.backend.supports_prefill if prefill is None else prefill
         # Concurrent identical cache misses (threads, async callers) generate once and share the reply.
         self._flights = SingleFlight()
 
@@ -336,7 +278,11 @@ class PromptOptimizer:
 
     def _render(self, prompt: str, silver: str | None, golden: str | None, budget: int | None) -> list[ChatMessage]:
         messages = render_optimizer_messages(prompt, silver_response=silver, golden_response=golden, max_words=budget)
-        return self.exemplars.messages(prompt, messages) if self.exemplars is not None else messages
+        if self.exemplars is not None:
+            messages = self.exemplars.messages(prompt, messages)
+        if self.prefill:  # the reply starts as the original; the model writes what follows
+            messages = [*messages, {"role": "assistant", "content": prompt}]
+        return messages
 
     def _fit_to_context(self, request: OptimizationRequest) -> tuple[list[ChatMessage] | None, list[str]]:
         """Render; cut silver/golden responses to fit the context window. ``None`` if the prompt can't fit."""
@@ -375,8 +321,12 @@ class PromptOptimizer:
     def _request_params(self, request: OptimizationRequest, params: GenerationParams) -> GenerationParams:
         """``params`` with ``max_words`` set past the guard's word limit for this request's budget (room for a
         chat preamble or sign-off that cleaning cuts), or unchanged when the guard checks no length."""
+        if params.max_words is not None:
+            return params
+        if self.prefill:  # only the continuation is generated, and the scope allows it max_added_words
+            return replace(params, max_words=self.guard.max_added_words + _CLEANING_SLACK_WORDS // 2)
         limit = self.guard.word_limit(request.budget)
-        if limit is None or params.max_words is not None:
+        if limit is None:
             return params
         return replace(params, max_words=limit + _CLEANING_SLACK_WORDS)
 
@@ -446,19 +396,9 @@ class PromptOptimizer:
                 continue
             group = []
             for raw in replies[index] or [""]:
-                candidate = clean_rewrite(raw, original=request.prompt)
-                verdict = check_rewrite(
-                    request.prompt,
-                    candidate,
-                    max_words=request.budget,
-                    golden_response=request.golden_response,
-                    config=self.guard,
-                )
-                if verdict.accepted:
-                    result = self._result(request, candidate, candidate, True, None, truncated)
-                else:
-                    result = self._fallback(request, candidate, f"guard: {verdict.reason}", truncated)
-                    result.guard_reasons = list(verdict.reasons)
+                if self.prefill:
+                    raw = continue_original(request.prompt, raw)
+                result = self._guarded(request, clean_rewrite(raw, original=request.prompt), truncated)
                 result.cached = from_cache[index]
                 group.append(result)
             groups.append(group)
@@ -474,6 +414,38 @@ class PromptOptimizer:
                     "total": total,
                 }
         return groups
+
+    def _guarded(self, request: OptimizationRequest, candidate: str, truncated: list[str]) -> OptimizationResult:
+        """The result of guarding ``candidate``; in the append scope, a rejected candidate's statements of the
+        reply's form, appended to the original, get a second check."""
+        verdict = check_rewrite(
+            request.prompt,
+            candidate,
+            max_words=request.budget,
+            golden_response=request.golden_response,
+            config=self.guard,
+        )
+        if verdict.accepted:
+            return self._result(request, candidate, candidate, True, None, truncated)
+        if self.guard.scope == "append":
+            statements = form_statements(
+                request.prompt, candidate, self.guard.max_added_words, length_caps=self.guard.length_caps
+            )
+            if statements:
+                kept = append_statements(request.prompt, statements)
+                second = check_rewrite(
+                    request.prompt,
+                    kept,
+                    max_words=request.budget,
+                    golden_response=request.golden_response,
+                    config=self.guard,
+                )
+                if second.accepted:
+                    logger.debug("Kept the form statements %r of a rejected rewrite (%s)", statements, verdict.reason)
+                    return self._result(request, kept, kept, True, None, truncated)
+        result = self._fallback(request, candidate, f"guard: {verdict.reason}", truncated)
+        result.guard_reasons = list(verdict.reasons)
+        return result
 
     def _result(
         self,

@@ -32,6 +32,8 @@ from .cache import default_model_cache_dir
 
 __all__ = [
     "DEFAULT_GUARD_SCOPE",
+    "DEFAULT_LENGTH_CAPS",
+    "DEFAULT_MAX_ADDED_WORDS",
     "DEFAULT_MODEL",
     "DEFAULT_OPTIMIZER_BASE",
     "EMBEDDED_MODELS",
@@ -57,6 +59,12 @@ DEFAULT_OPTIMIZER_BASE = "qwen2.5-coder-0.5b-instruct"
 #: The guard scope of the default optimizer when no ``guard`` is given: the 0.5B adapter rewrites freely as often
 #: for the worse as for the better; only its additions of a reply format are kept (docs/default-model.md).
 DEFAULT_GUARD_SCOPE = "append"
+#: The most words the default optimizer may add in that scope: on the development draws its additions of 13-20
+#: words were all for the worse (self-contradicting or task-changing), the shorter ones mostly for the better.
+DEFAULT_MAX_ADDED_WORDS = 12
+#: Whether the default optimizer may add a bare length cap ("Answer in one sentence."): no, since a strict blind
+#: reader judged such caps the same or worse, never better (docs/default-model.md, "Fifth session").
+DEFAULT_LENGTH_CAPS = False
 
 
 class ModelNotAvailableError(RuntimeError):

@@ -22,7 +22,8 @@ _SILVER_PROMPT = re.compile(r"### Silver Prompt\n(.*?)\n\n### ", re.DOTALL)
 
 def naive_prompt_of(conversation: Sequence[ChatMessage]) -> str:
     """The naive prompt inside a rendered optimizer conversation ("" for other conversations)."""
-    match = _SILVER_PROMPT.search(conversation[-1]["content"])
+    users = [message for message in conversation if message["role"] == "user"]
+    match = _SILVER_PROMPT.search(users[-1]["content"]) if users else None
     return match.group(1) if match else ""
 
 
@@ -30,7 +31,9 @@ class ScriptedBackend(Backend):
     """A backend whose reply is ``script(naive_prompt)``; records every call for assertions.
 
     ``script`` may also take ``(naive_prompt, conversation, candidate_index)`` when ``full=True``.
-    Judge conversations get ``judge_reply`` (default ``"A"``).
+    Judge conversations get ``judge_reply`` (default ``"A"``). With ``prefill=True`` it continues a conversation
+    that ends with an assistant message as a model would: the reply is the script's text after that message's
+    content (the whole text when it does not start with it).
     """
 
     def __init__(
@@ -41,8 +44,10 @@ class ScriptedBackend(Backend):
         judge_reply: str = "A",
         model_id: str = "scripted",
         context_window: int | None = None,
+        prefill: bool = False,
     ) -> None:
         self.script = script
+        self.supports_prefill = prefill
         self.full = full
         self.judge_reply = judge_reply
         self.model_id = model_id
@@ -73,5 +78,8 @@ class ScriptedBackend(Backend):
                 texts = [self.script(prompt, conversation, i) for i in range(params.num_candidates)]
             else:
                 texts = [self.script(prompt) for _ in range(params.num_candidates)]
+            if self.supports_prefill and conversation[-1]["role"] == "assistant":
+                start = conversation[-1]["content"]
+                texts = [text[len(start) :] if text.startswith(start) else text for text in texts]
             replies.append([cut_at_stop(text, params.stop) for text in texts])
         return replies

@@ -60,6 +60,28 @@ def test_cli_optimize_with_tiny_model(tiny_chat_model_dir: Path, capsys: pytest.
     assert set(record) >= {"optimized", "accepted", "reason", "fell_back", "timings"}
 
 
+def test_cli_optimize_prefilled_in_the_append_scope(
+    tiny_chat_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "optimize",
+        "What is DNS?",
+        "--model",
+        str(tiny_chat_model_dir),
+        "--no-cache",
+        "--json",
+        "--scope",
+        "append",
+    ]
+    assert cli.main([*args, "--prefill"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # The transformers backend continued the prefilled reply: whatever a random model adds, the result is the
+    # prompt word for word, with or without an accepted statement of the form.
+    assert record["optimized"].startswith("What is DNS?")
+    assert record["candidate"].startswith("What is DNS?")
+    assert cli.main([*args, "--no-prefill"]) == 0
+
+
 def test_cli_file_batch_and_stdin(tiny_chat_model_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('"Summarise {text}"\n{"prompt": "Add 2 and 3", "golden_response": "5"}\n\n')

@@ -98,6 +98,9 @@ class Backend(ABC):
 
     #: Stable identity of the model (and adapter) for cache keys.
     model_id: str = "unknown"
+    #: Whether :meth:`generate` continues a conversation that ends with an assistant message (a prefilled
+    #: reply) and returns only the continuation. Backends that cannot do that leave it ``False``.
+    supports_prefill: bool = False
 
     @abstractmethod
     def generate(self, conversations: Sequence[Sequence[ChatMessage]], params: GenerationParams) -> list[list[str]]:

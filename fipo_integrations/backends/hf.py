@@ -183,11 +183,22 @@ class TransformersBackend(Backend):
                 return value
         return None
 
+    supports_prefill = True
+
     def render(self, conversation: Sequence[ChatMessage]) -> str:
-        """The conversation as the model's chat template renders it, ready for the assistant's reply."""
+        """The conversation as the model's chat template renders it, ready for the assistant's reply (or, when
+        the last message is the assistant's, ready to continue it)."""
+        prefill = bool(conversation) and conversation[-1]["role"] == "assistant"
         if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                list(conversation),
+                tokenize=False,
+                add_generation_prompt=not prefill,
+                continue_final_message=prefill,
+            )
             return str(text)
+        if prefill:
+            return "\n\n".join(message["content"] for message in conversation)
         return "\n\n".join(message["content"] for message in conversation) + "\n\n"
 
     def count_tokens(self, conversation: Sequence[ChatMessage]) -> int | None:

@@ -58,6 +58,10 @@ class GuardConfig:
     scope: str = "free"
     #: With ``scope="append"``: the most words the added statement may have.
     max_added_words: int = 20
+    #: With ``scope="append"``: whether the added statement may be only a cap on the reply's length ("Answer in one
+    #: sentence."). In blind reads such caps were never judged better by a strict reader and were judged worse on
+    #: open, disputed or subjective questions; the default optimizer turns them off.
+    length_caps: bool = True
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
@@ -137,7 +141,7 @@ def check_rewrite(
     if cfg.check_task:
         reasons += reference_reasons(pair)
     if cfg.scope == "append":
-        reasons += scope_reasons(pair, cfg.max_added_words)
+        reasons += scope_reasons(pair, cfg.max_added_words, length_caps=cfg.length_caps)
     sim = None
     if cfg.check_task and not any(r.code in ("loop", "refusal", "meta_echo") for r in reasons):
         task, sim = ontask_reasons(

@@ -30,7 +30,7 @@ from .lexicon import FORMAT_WORDS, NUMBER_WORDS, STOPWORDS
 from .reasons import Reason
 from .text import Pair, stem
 
-__all__ = ["SCOPES", "scope_reasons"]
+__all__ = ["SCOPES", "append_statements", "continue_original", "form_statements", "is_length_cap", "scope_reasons"]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -108,8 +108,39 @@ def _insertion(pair: Pair) -> tuple[int, int] | None:
     return prefix, len(after) - suffix
 
 
-def scope_reasons(pair: Pair, max_added_words: int) -> list[Reason]:
-    """Why ``pair.rewrite`` is more than the original plus a short statement of the output form."""
+#: Words of a statement that only caps the reply's length ("Answer in one or two short sentences.").
+_CAP_WORDS = frozenset(
+    _words(
+        """answer answers reply respond response your it keep be give write the a an in with to within under at most
+        no more than or and about around only one two three four five six seven eight nine ten short brief briefly
+        concise concisely sentence sentences word words line lines paragraph paragraphs"""
+    )
+)
+_CAP_UNITS = frozenset(_words("sentence sentences words line lines paragraph paragraphs brief briefly concise"))
+
+
+#: A statement that asks for the question back ("Reply with the question number only.", "Output the question text.")
+#: tells the answerer not to answer: it is never a form of the answer.
+_QUESTION_BACK = re.compile(
+    r"^\W*(?:answer|reply|respond|output|return|give|write|print|state)\b(?:\s+(?:with|only|just))*\s+(?:the|a|each)\s+"
+    r"(?:question|questions|prompt|task|instruction)s?\b",
+    re.IGNORECASE,
+)
+
+
+def is_length_cap(statement: str) -> bool:
+    """Whether ``statement`` says nothing but how long the reply may be ("one word" is a form: a bare label).
+
+    >>> is_length_cap("Answer in one or two sentences."), is_length_cap("Answer in two lines: Xenoposeidon: ...")
+    (True, False)
+    """
+    tokens = [m.group(0).lower() for m in _tokens(statement)]
+    return bool(tokens) and bool(_CAP_UNITS & set(tokens)) and all(t in _CAP_WORDS or t.isdigit() for t in tokens)
+
+
+def scope_reasons(pair: Pair, max_added_words: int, *, length_caps: bool = True) -> list[Reason]:
+    """Why ``pair.rewrite`` is more than the original plus a short statement of the output form (with
+    ``length_caps=False``: a statement of more than the reply's length)."""
     span = _insertion(pair)
     if span is None:
         return [Reason("out_of_scope", "changes the original's words; scope='append' only adds a format statement")]
@@ -144,4 +175,81 @@ def scope_reasons(pair: Pair, max_added_words: int) -> list[Reason]:
     ]
     if foreign:
         return [Reason("out_of_scope", "adds words outside the output form: " + ", ".join(foreign[:5]))]
+    back = next((clause for clause in clauses if _QUESTION_BACK.search(clause)), None)
+    if back is not None:
+        return [Reason("out_of_scope", f"asks for the question back, not an answer: {back[:60]!r}")]
+    if not length_caps and all(is_length_cap(clause) for clause in clauses):
+        return [Reason("out_of_scope", f"only caps the reply's length: {text[:60]!r}")]
     return []
+
+
+_CLAUSE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def form_statements(original: str, rewrite: str, max_added_words: int = 20, *, length_caps: bool = True) -> list[str]:
+    """The sentences of ``rewrite`` that state the reply's form in words the append scope allows.
+
+    A small optimizer that rewrites the whole prompt often ends with a good statement of the form ("Reply with
+    the name only.") after a restatement that changes the task. These are the sentences that start with a form
+    word, use only the original's words and the output-format vocabulary, name no placeholder and are not
+    already in the original; at most two, and at most ``max_added_words`` words in all.
+
+    >>> form_statements("Name three primary colors", "List three primary colors. Reply with a comma-separated list.")
+    ['Reply with a comma-separated list.']
+    """
+    pair = Pair(original, rewrite)
+    own = {_key(m.group(0)) for m in _tokens(original)}
+    present = {" ".join(_key(m.group(0)) for m in _tokens(c)) for c in _CLAUSE_SPLIT.split(original)}
+    kept: list[str] = []
+    total = 0
+    for raw in _CLAUSE_SPLIT.split(rewrite):
+        clause = _LIST_MARK.sub("", raw).strip().strip("*_").strip()
+        tokens = _tokens(clause)
+        if not tokens or tokens[0].group(0).lower() not in _FORM_STARTS or "{" in clause or "}" in clause:
+            continue
+        keys = [_key(m.group(0)) for m in tokens]
+        task_words = [m for m in tokens if _key(m.group(0)) in own and m.group(0).lower() not in _FORM_VOCABULARY]
+        if " ".join(keys) in present or len(task_words) >= 2:
+            continue  # the original's own sentence, or a restatement of its task
+        foreign = [
+            m.group(0)
+            for m in tokens
+            if m.group(0).lower() not in _FORM_VOCABULARY
+            and _key(m.group(0)) not in own
+            and _key(m.group(0))[:5] not in pair.known_prefixes
+        ]
+        if foreign or total + len(tokens) > max_added_words or (not length_caps and is_length_cap(clause)):
+            continue
+        if clause[-1] not in ".!?":
+            clause = clause.rstrip(":;,") + "."
+        kept.append(clause)
+        total += len(tokens)
+        if len(kept) == 2:
+            break
+    return kept
+
+
+def continue_original(original: str, continuation: str) -> str:
+    """The original with a model's continuation of it: glued on when it starts with punctuation (``"?"``),
+    otherwise appended as a statement (:func:`append_statements`).
+
+    >>> continue_original("What is the game called Lacrosse", "? Answer in one sentence.")
+    'What is the game called Lacrosse? Answer in one sentence.'
+    """
+    text = continuation.strip()
+    if not text:
+        return original
+    if text[0] in ".?!,;:":
+        body = original.rstrip()
+        return body + text + original[len(body) :]
+    return append_statements(original, [text])
+
+
+def append_statements(original: str, statements: list[str]) -> str:
+    """``original`` with ``statements`` appended after its last sentence (on a new line after a block)."""
+    body = original.rstrip()
+    tail = original[len(body) :]
+    if "\n" in body or body[-1:] not in ".!?":
+        return body + "\n" + " ".join(statements) + tail
+    return body + " " + " ".join(statements) + tail
