@@ -18,11 +18,23 @@ A reader (a person, or a reviewer who sees only ``blind.jsonl``) writes ``verdic
 
 and prints, for the final prompts (what a user gets), how many are better, the same or worse than the
 original. Pairs where the guard kept the original count as "same" without being read.
+
+To compare optimizers under one reader, draw the same prompts with each (``--ids`` names them; the ids of the
+draws in docs/default-model.md are in ``benchmarks/data/blind-draws/``), then mix them into one blind file (opaque
+ids, random order, a pair two optimizers both wrote is read once) and score per optimizer:
+
+    python benchmarks/blind_read.py draw --ids benchmarks/data/blind-draws/fresh-5.txt --include-heldout --out runs/a
+    python benchmarks/blind_read.py mix --out runs/ab --draw old=runs/a --draw new=runs/b
+    python benchmarks/blind_read.py score --out runs/ab      # reads runs/ab/verdicts.jsonl
+
+``--include-heldout`` adds the held-out split of POP seed v1 (never trained on) to the pool, as ids
+``pop-heldout/<record id>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -32,9 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+HELDOUT = ROOT / "training" / "data" / "pop-seed" / "heldout.jsonl"
 TRAINING_DATA = [
     ROOT / "training" / "data" / "pop-seed" / "train.jsonl",
-    ROOT / "training" / "data" / "pop-seed" / "heldout.jsonl",
+    HELDOUT,
     *sorted((ROOT / "training" / "data" / "pop-seed-v2" / "parts").glob("*.jsonl")),
 ]
 CALIBRATION = sorted((ROOT / "benchmarks" / "data" / "guard-calibration").glob("*.jsonl"))
@@ -79,6 +92,19 @@ def load_prompts(folder: Path) -> list[dict[str, str]]:
     return [p for p in prompts if p["instruction"]]
 
 
+def heldout_prompts() -> list[dict[str, str]]:
+    """The raw prompts of POP seed v1's held-out split: written for the seed, never in a training run."""
+    return [
+        {
+            "id": f"pop-heldout/{row['id']}",
+            "source": "pop-heldout",
+            "instruction": row["raw_prompt"],
+            "prompt": row["raw_prompt"],
+        }
+        for row in _read(HELDOUT)
+    ]
+
+
 def unseen(prompts: list[dict[str, str]]) -> list[dict[str, str]]:
     """The prompts whose instruction appears nowhere in the training or calibration data."""
     seen = _seen_texts()
@@ -91,14 +117,22 @@ def draw(args: argparse.Namespace) -> int:
     from fipo_integrations.guard import GuardConfig
 
     drawn_before = {row["id"] for path in args.exclude for row in _read(path / "rewrites.jsonl")}
-    candidates = [
-        p
-        for p in unseen(load_prompts(args.prompts_dir))
-        if len(p["prompt"].split()) <= args.max_words and p["id"] not in drawn_before
-    ]
+    pool = (heldout_prompts() if args.include_heldout else []) + unseen(load_prompts(args.prompts_dir))
     rng = random.Random(args.seed)
-    chosen = rng.sample(candidates, min(args.n, len(candidates)))
-    print(f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr)
+    if args.ids is not None:
+        by_id = {p["id"]: p for p in pool}
+        wanted = [line.strip() for line in args.ids.read_text(encoding="utf-8").splitlines() if line.strip()]
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            print(f"{len(missing)} ids of {args.ids} are not in the pool, e.g. {missing[:3]}", file=sys.stderr)
+            return 2
+        chosen = [by_id[i] for i in wanted]
+    else:
+        candidates = [p for p in pool if len(p["prompt"].split()) <= args.max_words and p["id"] not in drawn_before]
+        chosen = rng.sample(candidates, min(args.n, len(candidates)))
+        print(
+            f"{len(candidates)} unseen prompts of at most {args.max_words} words; drew {len(chosen)}", file=sys.stderr
+        )
     model = None if args.optimizer == "default" else args.optimizer
     guard = GuardConfig(scope=args.scope) if args.scope else None  # None: the optimizer's own default scope
     optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars, guard=guard)
@@ -141,14 +175,90 @@ def draw(args: argparse.Namespace) -> int:
     return 0
 
 
-def score(args: argparse.Namespace) -> int:
-    rows = _read(args.out / "rewrites.jsonl")
-    key = {row["id"]: row["original"] for row in _read(args.out / "key.jsonl")}
-    verdicts = {row["id"]: row for row in _read(args.out / "verdicts.jsonl")}
+def mix(args: argparse.Namespace) -> int:
+    """One blind file for several draws of the same prompts: opaque ids, random order, identical pairs once."""
+    rng = random.Random(args.seed)
+    pairs: dict[tuple[str, str], str] = {}
+    members = []
+    for spec in args.draw:
+        name, _, folder = spec.partition("=")
+        if not name or not folder:
+            print(f"--draw {spec!r}: expected NAME=DIR", file=sys.stderr)
+            return 2
+        for row in _read(Path(folder) / "rewrites.jsonl"):
+            final = row["final"] if row["accepted"] else row["prompt"]
+            pair = None
+            if final.strip() != row["prompt"].strip():
+                text = json.dumps([row["prompt"], final])
+                pair = pairs.setdefault((row["prompt"], final), hashlib.sha256(text.encode()).hexdigest()[:10])
+            members.append({"draw": name, "prompt_id": row["id"], "pair": pair})
+    blind, key = [], []
+    items = sorted(pairs.items(), key=lambda item: item[1])
+    rng.shuffle(items)
+    for (prompt, final), pair_id in items:
+        original_first = rng.random() < 0.5
+        first, second = (prompt, final) if original_first else (final, prompt)
+        blind.append({"id": pair_id, "first": first, "second": second})
+        key.append({"id": pair_id, "original": "first" if original_first else "second"})
+    args.out.mkdir(parents=True, exist_ok=True)
+    _write(args.out / "blind.jsonl", blind)
+    _write(args.out / "key.jsonl", key)
+    _write(args.out / "members.jsonl", members)
+    print(f"{len(blind)} pairs to read in {args.out / 'blind.jsonl'}")
+    return 0
+
+
+def _verdicts(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]] | None:
+    key = {row["id"]: row["original"] for row in _read(folder / "key.jsonl")}
+    verdicts = {row["id"]: row for row in _read(folder / "verdicts.jsonl")}
     missing = sorted(set(key) - set(verdicts))
     if missing:
         print(f"verdicts.jsonl lacks {len(missing)} of the {len(key)} blind pairs, e.g. {missing[:3]}", file=sys.stderr)
+        return None
+    bad = [v for v in verdicts.values() if v.get("better") not in ("first", "second", "same")]
+    if bad:
+        print(
+            f"{bad[0].get('id')}: 'better' must be first, second or same, got {bad[0].get('better')!r}", file=sys.stderr
+        )
+        return None
+    return key, verdicts
+
+
+def _score_mixed(args: argparse.Namespace) -> int:
+    read = _verdicts(args.out)
+    if read is None:
         return 2
+    key, verdicts = read
+    table: dict[str, dict[str, int]] = {}
+    for member in _read(args.out / "members.jsonl"):
+        counts = table.setdefault(member["draw"], {"prompts": 0, "changed": 0, "better": 0, "same": 0, "worse": 0})
+        counts["prompts"] += 1
+        pair = member["pair"]
+        if pair is None:
+            counts["same"] += 1
+            continue
+        counts["changed"] += 1
+        better = verdicts[pair]["better"]
+        counts["same" if better == "same" else "worse" if better == key[pair] else "better"] += 1
+    print("| draw | prompts | changed | better | same | worse |")
+    print("|---|---|---|---|---|---|")
+    for name, c in table.items():
+        n = c["prompts"]
+        print(
+            f"| {name} | {n} | {c['changed']} | {c['better']} ({100 * c['better'] / n:.0f}%) | {c['same']} | "
+            f"{c['worse']} ({100 * c['worse'] / n:.1f}%) |"
+        )
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    if (args.out / "members.jsonl").is_file():
+        return _score_mixed(args)
+    rows = _read(args.out / "rewrites.jsonl")
+    read = _verdicts(args.out)
+    if read is None:
+        return 2
+    key, verdicts = read
     if args.scope != "free":
         rows = _narrow(rows, args.scope)
     counts = {"better": 0, "same": 0, "worse": 0}
@@ -157,9 +267,6 @@ def score(args: argparse.Namespace) -> int:
             counts["same"] += 1  # the guard kept the original
             continue
         better = verdicts[row["id"]]["better"]
-        if better not in ("first", "second", "same"):
-            print(f"{row['id']}: 'better' must be first, second or same, got {better!r}", file=sys.stderr)
-            return 2
         counts["same" if better == "same" else "worse" if better == key[row["id"]] else "better"] += 1
     total = len(rows)
     accepted = sum(row["accepted"] for row in rows)
@@ -208,7 +315,15 @@ def main(argv: list[str] | None = None) -> int:
         help="output folders of earlier draws whose prompts to leave out (a read fresh to what was tuned on)",
     )
     d.add_argument("--scope", choices=["free", "append"], help="the guard's scope (default: the optimizer's own)")
+    d.add_argument("--ids", type=Path, help="a file of prompt ids, one a line: rewrite exactly these (no draw)")
+    d.add_argument(
+        "--include-heldout", action="store_true", help="add POP seed v1's held-out prompts (never trained on)"
+    )
     d.add_argument("--out", type=Path, required=True)
+    m = sub.add_parser("mix", help="one blind file for several draws of the same prompts")
+    m.add_argument("--draw", action="append", required=True, metavar="NAME=DIR", help="a draw's output folder")
+    m.add_argument("--seed", type=int, default=7)
+    m.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score", help="unblind verdicts.jsonl and print the counts")
     s.add_argument("--out", type=Path, required=True)
     s.add_argument(
@@ -218,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         help="score as if the guard had had this scope: pairs it rejects count as the original kept (same)",
     )
     args = parser.parse_args(argv)
-    return draw(args) if args.command == "draw" else score(args)
+    return {"draw": draw, "mix": mix, "score": score}[args.command](args)
 
 
 if __name__ == "__main__":
