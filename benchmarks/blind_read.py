@@ -24,7 +24,8 @@ draws in docs/default-model.md are in ``benchmarks/data/blind-draws/``), then mi
 ids, random order, a pair two optimizers both wrote is read once) and score per optimizer:
 
     python benchmarks/blind_read.py draw --ids benchmarks/data/blind-draws/fresh-5.txt --include-heldout --out runs/a
-    python benchmarks/blind_read.py mix --out runs/ab --draw old=runs/a --draw new=runs/b
+    python benchmarks/blind_read.py mix --out runs/ab --draw old=runs/a --draw new=runs/b   # give the reader
+    # benchmarks/data/blind-draws/reviewer-brief.md and runs/ab/blind.jsonl, nothing else
     python benchmarks/blind_read.py score --out runs/ab      # reads runs/ab/verdicts.jsonl
 
 ``--include-heldout`` adds the held-out split of POP seed v1 (never trained on) to the pool, as ids
