@@ -54,7 +54,9 @@ class OptimizationResult:
 
     original: str
     optimized: str
-    #: The cleaned model rewrite, even when rejected ("" when the model was not called).
+    #: The cleaned model rewrite, even when rejected ("" when the model was not called). With prefill it is the
+    #: original plus the model's continuation; in the append scope, when the rewrite was rejected but its statements
+    #: of the reply's form were kept, it is the original plus those statements (the accepted text).
     candidate: str
     accepted: bool
     #: Why the original was kept (guard reasons, judge verdict, or an error); ``None`` when accepted.
