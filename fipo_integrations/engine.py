@@ -22,7 +22,7 @@ from .backends import Backend, GenerationParams, load_backend
 from .cache import RewriteCache, SingleFlight, make_cache_key
 from .cleaning import clean_rewrite
 from .exemplars import ExemplarPool
-from .guard import GuardConfig, check_rewrite
+from .guard import GuardConfig, GuardVerdict, check_rewrite
 from .guard.scope import append_statements, continue_original, form_statements
 from .judge import duel_wins, judge_pairs
 from .models import DEFAULT_GUARD_SCOPE, DEFAULT_LENGTH_CAPS, DEFAULT_MAX_ADDED_WORDS, bundled_adapter_dir
@@ -418,31 +418,27 @@ class PromptOptimizer:
     def _guarded(self, request: OptimizationRequest, candidate: str, truncated: list[str]) -> OptimizationResult:
         """The result of guarding ``candidate``; in the append scope, a rejected candidate's statements of the
         reply's form, appended to the original, get a second check."""
-        verdict = check_rewrite(
-            request.prompt,
-            candidate,
-            max_words=request.budget,
-            golden_response=request.golden_response,
-            config=self.guard,
-        )
+
+        def check(text: str) -> GuardVerdict:
+            return check_rewrite(
+                request.prompt,
+                text,
+                max_words=request.budget,
+                golden_response=request.golden_response,
+                config=self.guard,
+            )
+
+        verdict = check(candidate)
         if verdict.accepted:
             return self._result(request, candidate, candidate, True, None, truncated)
         if self.guard.scope == "append":
             statements = form_statements(
                 request.prompt, candidate, self.guard.max_added_words, length_caps=self.guard.length_caps
             )
-            if statements:
-                kept = append_statements(request.prompt, statements)
-                second = check_rewrite(
-                    request.prompt,
-                    kept,
-                    max_words=request.budget,
-                    golden_response=request.golden_response,
-                    config=self.guard,
-                )
-                if second.accepted:
-                    logger.debug("Kept the form statements %r of a rejected rewrite (%s)", statements, verdict.reason)
-                    return self._result(request, kept, kept, True, None, truncated)
+            kept = append_statements(request.prompt, statements) if statements else None
+            if kept is not None and check(kept).accepted:
+                logger.debug("Kept the form statements %r of a rejected rewrite (%s)", statements, verdict.reason)
+                return self._result(request, kept, kept, True, None, truncated)
         result = self._fallback(request, candidate, f"guard: {verdict.reason}", truncated)
         result.guard_reasons = list(verdict.reasons)
         return result
