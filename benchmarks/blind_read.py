@@ -29,7 +29,8 @@ ids, random order, a pair two optimizers both wrote is read once) and score per 
     python benchmarks/blind_read.py score --out runs/ab      # reads runs/ab/verdicts.jsonl
 
 ``--include-heldout`` adds the held-out split of POP seed v1 (never trained on) to the pool, as ids
-``pop-heldout/<record id>``.
+``pop-heldout/<record id>``; ``--prompts-file`` adds prompts written for a read (JSONL ``{"id", "prompt"}``, e.g.
+``benchmarks/data/blind-draws/authored-6.jsonl``, written by a helper who saw no training data).
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ def heldout_prompts() -> list[dict[str, str]]:
     ]
 
 
+def file_prompts(paths: list[Path]) -> list[dict[str, str]]:
+    """Prompts from JSONL files of ``{"id", "prompt"}`` lines (source: the file's stem)."""
+    return [
+        {"id": str(row["id"]), "source": path.stem, "instruction": str(row["prompt"]), "prompt": str(row["prompt"])}
+        for path in paths
+        for row in _read(path)
+    ]
+
+
 def unseen(prompts: list[dict[str, str]]) -> list[dict[str, str]]:
     """The prompts whose instruction appears nowhere in the training or calibration data."""
     seen = _seen_texts()
@@ -118,7 +128,8 @@ def draw(args: argparse.Namespace) -> int:
     from fipo_integrations.guard import GuardConfig
 
     drawn_before = {row["id"] for path in args.exclude for row in _read(path / "rewrites.jsonl")}
-    pool = (heldout_prompts() if args.include_heldout else []) + unseen(load_prompts(args.prompts_dir))
+    pool = (heldout_prompts() if args.include_heldout else []) + file_prompts(args.prompts_file)
+    pool += unseen(load_prompts(args.prompts_dir))
     rng = random.Random(args.seed)
     if args.ids is not None:
         by_id = {p["id"]: p for p in pool}
@@ -319,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--ids", type=Path, help="a file of prompt ids, one a line: rewrite exactly these (no draw)")
     d.add_argument(
         "--include-heldout", action="store_true", help="add POP seed v1's held-out prompts (never trained on)"
+    )
+    d.add_argument(
+        "--prompts-file",
+        type=Path,
+        action="append",
+        default=[],
+        help='add the prompts of a JSONL file of {"id", "prompt"} lines to the pool (repeatable)',
     )
     d.add_argument("--out", type=Path, required=True)
     m = sub.add_parser("mix", help="one blind file for several draws of the same prompts")

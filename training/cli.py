@@ -115,8 +115,29 @@ def _cmd_pop_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+@_errors_to_exit
+def _cmd_pop_append(args: argparse.Namespace) -> int:
+    from .append import build_append_records
+    from .pop import load_pop, write_pop_jsonl
+
+    sources = load_pop(args.source).records
+    from pathlib import Path
+
+    from fipo_integrations.validation import iter_jsonl
+
+    authored = [
+        value for path in args.additions for _, value in iter_jsonl(Path(path).read_text(encoding="utf-8"), path)
+    ]
+    report = build_append_records(sources, authored, max_added_words=args.max_added_words)
+    write_pop_jsonl(report.records, args.output)
+    print(report.summary())
+    for reason in report.dropped[:20]:
+        print(f"  dropped {reason}")
+    return 0
+
+
 def register_pop(subparsers: Any) -> None:
-    """Add ``fipo pop build|diversify|validate``."""
+    """Add ``fipo pop build|append|diversify|validate``."""
     pop = subparsers.add_parser("pop", help="make, check and diversify POP prompt-optimization data")
     commands = pop.add_subparsers(dest="pop_command", metavar="COMMAND", required=True)
 
@@ -130,6 +151,17 @@ def register_pop(subparsers: Any) -> None:
     _add_teacher_arguments(build, "weak", "embedded:smollm2-135m-instruct")
     _add_teacher_arguments(build, "strong", None)
     build.set_defaults(handler=_cmd_pop_build)
+
+    append = commands.add_parser(
+        "append", help="make append-scope POP records: a source record's raw prompt plus an authored addition"
+    )
+    append.add_argument("--source", nargs="+", required=True, help="the POP files the additions' ids name")
+    append.add_argument(
+        "--additions", nargs="+", required=True, help='JSONL of {"id", "addition", "bad_addition", "bad_kind"}'
+    )
+    append.add_argument("--output", required=True, help="POP JSONL to write (overwritten)")
+    append.add_argument("--max-added-words", type=int, default=12, help="the guard's cap on an addition's words")
+    append.set_defaults(handler=_cmd_pop_append)
 
     div = commands.add_parser("diversify", help="write SFT, DPO/IPO and IPL datasets as in the FIPO paper")
     div.add_argument("--input", nargs="+", required=True, help="POP files, globs, directories or a datasets name")

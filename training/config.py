@@ -99,6 +99,12 @@ class TrainConfig:
     gradient_checkpointing: bool = _help("trade compute for memory", False)
     group_by_length: bool = _help("batch rows of similar length together (less padding, faster steps)", False)
     drop_truncated: bool = _help("SFT: drop rows longer than max_length instead of cutting their completion", False)
+    prefill: bool = _help(
+        "SFT: the assistant turn starts as the raw prompt and only its continuation is trained, as the append scope "
+        "generates (for append records: training/append.py); rows whose chosen prompt does not start with the "
+        "raw prompt are left out",
+        False,
+    )
     max_samples: int | None = _help("use only the first N training rows (quick runs)", None)
     skip_invalid: bool = _help("skip malformed POP records (counted and reported) instead of failing", False)
     multiple_choice_fraction: float = _help("diversification: fraction of records turned into A/B choice", 0.5)
@@ -180,6 +186,10 @@ class TrainConfig:
             raise ValueError("generation_temperature must be >= 0 and generation_top_p in (0, 1]")
         if self.init_adapter is not None and not self.lora:
             raise ValueError("init_adapter continues a LoRA adapter; it needs lora: true (or merge it first)")
+        if self.prefill and self.stage != "sft":
+            raise ValueError(
+                f"prefill trains the continuation of a prefilled reply: stage 'sft' only, got {self.stage!r}"
+            )
 
     @property
     def loss_type(self) -> str | None:

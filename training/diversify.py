@@ -266,6 +266,7 @@ def sft_rows(result: DiversifyResult) -> list[dict[str, Any]]:
         {
             "id": item.id,
             "messages": optimizer_messages(item) + _assistant(item.chosen),
+            "raw_prompt": item.raw_prompt,
             "variant": item.variant,
             "case_type": item.case_type,
             "multiple_choice": item.multiple_choice,

@@ -366,13 +366,26 @@ def train(
     preference = config.stage != "sft"
     if rows is None:
         rows = load_training_rows(config)
-    trl_rows = to_trl_rows(rows, preference=preference)
     if config.max_samples is not None:
-        trl_rows = trl_rows[: config.max_samples]
+        rows = rows[: config.max_samples]
+    trl_rows = rows if config.prefill else to_trl_rows(rows, preference=preference)
     if not trl_rows:
         raise ValueError("no training rows after loading and filtering; check --data and --max-samples")
     cuda = _use_cuda(config)
     model, tokenizer = _load_model_and_tokenizer(config, cuda)
+    if config.prefill:
+        from .append import tokenize_prefilled
+
+        trl_rows, skipped = tokenize_prefilled(rows, tokenizer)
+        if skipped:
+            logger.warning(
+                "prefill: %d of %d rows left out (chosen does not start with the raw prompt)", skipped, len(rows)
+            )
+        if not trl_rows:
+            raise ValueError(
+                "prefill: no row's chosen prompt starts with its raw prompt; prefill trains append records "
+                "(`fipo pop append`), not full rewrites"
+            )
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     dataset = datasets.Dataset.from_list(trl_rows)
