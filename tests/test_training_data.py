@@ -308,7 +308,12 @@ def test_every_recipe_is_valid() -> None:
     import yaml
 
     recipes = sorted(RECIPES.glob("*.yaml"))
-    shipped = {"default-qwen-sft.yaml", "default-smollm2-sft.yaml", "default-smollm2-ipo.yaml"}
+    shipped = {
+        "default-qwen-sft.yaml",
+        "default-qwen-append.yaml",
+        "default-smollm2-sft.yaml",
+        "default-smollm2-ipo.yaml",
+    }
     assert shipped <= {r.name for r in recipes}
     for recipe in recipes:
         config = load_config(recipe)

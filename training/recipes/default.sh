@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Reproduce the bundled default FIPO adapter: LoRA SFT of the embedded Qwen2.5-Coder-0.5B-Instruct for one
-# epoch of POP seed v1 (train split) + v2 (training/recipes/default-qwen-sft.yaml), on CPU or GPU.
+# Reproduce the bundled default FIPO adapter: LoRA SFT of the embedded Qwen2.5-Coder-0.5B-Instruct, on CPU or GPU.
+# Stage 1: one epoch of POP seed v1 (train split) + v2, whole rewrites (training/recipes/default-qwen-sft.yaml).
+# Stage 2: one epoch of the append records (training/data/pop-append/), prefilled as the runtime generates
+# (training/recipes/default-qwen-append.yaml), continuing the stage-1 LoRA.
 #
 #   bash training/recipes/default.sh OUT_DIR [extra flags for fipo train, e.g. --max-steps 2]
 #
-# Writes the adapter to OUT_DIR (load it with PromptOptimizer(adapter=OUT_DIR)); the run, checkpoints and logs
-# go to OUT_DIR.runs/. Rerunning resumes from the last checkpoint (every 15 steps): on a 2-core CPU with
-# AVX512-BF16/AMX the epoch (300 steps) took 81 minutes, so it may span sessions. WITH_IPO=1 also trains the IPO
+# Writes the adapter to OUT_DIR (load it with PromptOptimizer(adapter=OUT_DIR)); the stage-1 adapter, the runs,
+# checkpoints and logs go to OUT_DIR.runs/. Rerunning resumes from the last checkpoint: on a 2-core CPU with
+# AVX512-BF16/AMX stage 1 (300 steps) took 81 minutes, on an AVX2-only CPU stage 2 (120 steps) took about an
+# hour, so it may span sessions (a finished stage is skipped). WITH_IPO=1 also trains the IPO
 # stage on top (OUT_DIR-ipo); it was measured and not shipped (docs/default-model.md).
 # BASE=smollm2 reproduces the previous default instead (SmolLM2-135M-Instruct, default-smollm2-*.yaml).
 # To make OUT_DIR the bundled default, package it (bf16 weights, no training state) into the package:
@@ -21,11 +24,11 @@ FIPO="${FIPO:-fipo}"
 BASE="${BASE:-qwen}"
 case "$BASE" in
   qwen)
-    SFT="$HERE/default-qwen-sft.yaml" IPO="$HERE/default-qwen-ipo.yaml"
+    SFT="$HERE/default-qwen-sft.yaml" IPO="$HERE/default-qwen-ipo.yaml" APPEND="$HERE/default-qwen-append.yaml"
     SHIP="fipo_integrations/adapters/fipo-qwen2.5-coder-0.5b --base-model-name Qwen/Qwen2.5-Coder-0.5B-Instruct"
     SHIP="$SHIP --gguf --gguf-base-model embedded:qwen2.5-coder-0.5b-instruct" ;;
   smollm2)
-    SFT="$HERE/default-smollm2-sft.yaml" IPO="$HERE/default-smollm2-ipo.yaml"
+    SFT="$HERE/default-smollm2-sft.yaml" IPO="$HERE/default-smollm2-ipo.yaml" APPEND=""
     SHIP="fipo_integrations/adapters/fipo-smollm2-135m --base-model-name HuggingFaceTB/SmolLM2-135M-Instruct"
     SHIP="$SHIP --gguf --gguf-base-model embedded:smollm2-135m-instruct" ;;
   *) echo "BASE must be qwen or smollm2, got '$BASE'" >&2; exit 2 ;;
@@ -35,7 +38,16 @@ esac
 export MALLOC_MMAP_MAX_="${MALLOC_MMAP_MAX_:-0}" MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-100000000000}"
 export MALLOC_TOP_PAD_="${MALLOC_TOP_PAD_:-1000000000}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
-"$FIPO" train sft --config "$SFT" --output-dir "$RUNS/sft" --adapter-dir "$OUT" --resume "$@"
+STAGE1="$RUNS/sft-adapter"
+if [[ ! -f "$STAGE1/adapter_model.safetensors" ]]; then
+  "$FIPO" train sft --config "$SFT" --output-dir "$RUNS/sft" --adapter-dir "$STAGE1" --resume "$@"
+fi
+if [[ -n "$APPEND" ]]; then
+  "$FIPO" train sft --config "$APPEND" --init-adapter "$STAGE1" --output-dir "$RUNS/append" --adapter-dir "$OUT" \
+    --resume "$@"
+else
+  rm -rf "$OUT" && cp -r "$STAGE1" "$OUT"
+fi
 echo "default adapter written to $OUT"
 if [[ "${WITH_IPO:-0}" == "1" ]]; then
   "$FIPO" train ipo --config "$IPO" --output-dir "$RUNS/ipo" --init-adapter "$OUT" --adapter-dir "${OUT%/}-ipo" \
