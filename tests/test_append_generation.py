@@ -159,7 +159,8 @@ def test_length_caps_can_be_turned_off() -> None:
     [
         "Reply with the question number only.",
         "Reply with the question text only.",
-        "Answer each question exactly as it is given.",
+        "Reply with the two questions only.",
+        "Reply only with the question.",
         "Output the question only.",
     ],
 )
@@ -171,6 +172,18 @@ def test_a_statement_that_asks_for_the_question_back_is_out_of_scope(statement: 
     assert "asks for the question back" in (verdict.reason or "")
     letter = check_rewrite(original, f"{original} Reply with the letter of the correct option.", config=APPEND)
     assert letter.accepted, letter.reason
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["Answer each question in one line.", "Answer both questions.", "Reply with the answer to each question."],
+)
+def test_answering_the_questions_is_not_asking_for_them_back(statement: str) -> None:
+    from fipo_integrations.guard import check_rewrite
+
+    original = "Read the story carefully, then answer the two questions at the end."
+    verdict = check_rewrite(original, f"{original} {statement}", config=APPEND)
+    assert "asks for the question back" not in (verdict.reason or "")
 
 
 def test_the_default_optimizer_adds_short_forms_without_length_caps(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,3 +198,45 @@ def test_the_default_optimizer_adds_short_forms_without_length_caps(monkeypatch:
         DEFAULT_LENGTH_CAPS,
     )
     assert DEFAULT_MAX_ADDED_WORDS == 12 and DEFAULT_LENGTH_CAPS is False
+
+
+@pytest.mark.parametrize(
+    ("original", "statement", "rejected"),
+    [
+        ("Classify each of these as a fruit or a vegetable: tomato, leek, plum", "Reply with one word.", True),
+        (
+            "Label each review as positive or negative.\n1. Great.\n2. Awful.",
+            "Reply with one label: positive or negative.",
+            True,
+        ),
+        ("Label each review as positive or negative.\n1. Great.\n2. Awful.", "Reply with one label per review.", False),
+        ("Classify each of these as a fruit or a vegetable: tomato, leek, plum", "Give one line per item.", False),
+        ("Label each review as positive or negative.\nGreat -> positive\nAwful ->", "Reply with one word.", False),
+        ("Is this review positive or negative? I loved it.", "Reply with one word: positive or negative.", False),
+    ],
+)
+def test_one_answer_for_several_items_is_out_of_scope(original: str, statement: str, rejected: bool) -> None:
+    """'One word' cannot hold the labels of several items; with worked examples only the last item is open."""
+    from fipo_integrations.guard import check_rewrite
+
+    verdict = check_rewrite(original, f"{original}\n{statement}", config=APPEND)
+    assert ("each of several items" in (verdict.reason or "")) is rejected
+
+
+@pytest.mark.parametrize(
+    ("original", "statement", "rejected"),
+    [
+        ("Which is a prime? A) 4 B) 7. Explain why the others are wrong.", "Reply with the letter only.", True),
+        ("my code throws IndexError and i cant see why\n\nprint([1][2])", "Reply with the code only.", True),
+        ("Which is a prime? A) 4 B) 7. Explain why the others are wrong.", "Reply with the letter, then why.", False),
+        ("Explain what this code does: print(1)", "Reply with the explanation only.", False),
+        ('Fix the typo: "I dont know why"', "Reply with the fixed sentence only.", False),
+        ("Which is a prime? A) 4 B) 7", "Reply with the letter only.", False),
+    ],
+)
+def test_answer_only_where_the_prompt_asks_why_is_out_of_scope(original: str, statement: str, rejected: bool) -> None:
+    """An 'only' form would leave out the explanation the prompt asks for (quoted text does not count)."""
+    from fipo_integrations.guard import check_rewrite
+
+    verdict = check_rewrite(original, f"{original}\n{statement}", config=APPEND)
+    assert ("where the prompt asks why" in (verdict.reason or "")) is rejected

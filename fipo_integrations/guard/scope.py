@@ -30,7 +30,16 @@ from .lexicon import FORMAT_WORDS, NUMBER_WORDS, STOPWORDS
 from .reasons import Reason
 from .text import Pair, stem
 
-__all__ = ["SCOPES", "append_statements", "continue_original", "form_statements", "is_length_cap", "scope_reasons"]
+__all__ = [
+    "SCOPES",
+    "append_statements",
+    "continue_original",
+    "drops_asked_explanation",
+    "form_statements",
+    "is_length_cap",
+    "is_single_answer_for_many",
+    "scope_reasons",
+]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -119,10 +128,13 @@ _CAP_WORDS = frozenset(
 _CAP_UNITS = frozenset(_words("sentence sentences words line lines paragraph paragraphs brief briefly concise"))
 
 
-#: A statement that asks for the question back ("Reply with the question number only.", "Output the question text.")
+#: A statement that asks for the question back ("Reply with the question number only.", "Output the question text.",
+#: "Reply with the two questions only.")
 #: tells the answerer not to answer: it is never a form of the answer.
 _QUESTION_BACK = re.compile(
-    r"^\W*(?:answer|reply|respond|output|return|give|write|print|state)\b(?:\s+(?:with|only|just))*\s+(?:the|a|each)\s+"
+    r"^\W*(?:(?:answer|reply|respond)(?:\s+(?:only|just))?\s+with|output|return|give|write|print|state)\b"
+    r"(?:\s+(?:with|only|just))*\s+"
+    r"(?:the|a|each|both|all)\s+(?:(?:two|three|four|five|\d+|both|given|original|same)\s+)?"
     r"(?:question|questions|prompt|task|instruction)s?\b",
     re.IGNORECASE,
 )
@@ -180,7 +192,67 @@ def scope_reasons(pair: Pair, max_added_words: int, *, length_caps: bool = True)
         return [Reason("out_of_scope", f"asks for the question back, not an answer: {back[:60]!r}")]
     if not length_caps and all(is_length_cap(clause) for clause in clauses):
         return [Reason("out_of_scope", f"only caps the reply's length: {text[:60]!r}")]
+    if is_single_answer_for_many(pair.original, text):
+        return [Reason("out_of_scope", f"asks for one answer where each of several items needs one: {text[:60]!r}")]
+    if drops_asked_explanation(pair.original, text):
+        return [Reason("out_of_scope", f"asks for the answer only where the prompt asks why: {text[:60]!r}")]
     return []
+
+
+#: The prompt asks for an explanation ("explain", "why"), outside quotes, placeholders and worked examples.
+_ASKS_WHY = re.compile(r"\b(?:explain|why)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|\{[^{}]*\}|`[^`]*`")
+_ONLY = re.compile(r"\bonly\b", re.IGNORECASE)
+_KEEPS_WHY = re.compile(
+    r"\b(?:explanation|explanations|explain|reason|reasons|reasoning|why|working|steps?)\b", re.IGNORECASE
+)
+
+
+def drops_asked_explanation(original: str, addition: str) -> bool:
+    """Whether ``addition`` asks for the answer *only* ("Reply with the code only.") where ``original`` asks for an
+    explanation ("... and explain why", "i cant see why"): the reply would leave out part of what was asked.
+
+    >>> drops_asked_explanation("Pick the right option and explain why. A) 1 B) 2", "Reply with the letter only.")
+    True
+    >>> drops_asked_explanation("Pick the right option and explain why. A) 1 B) 2",
+    ...                         "Reply with the letter, then the explanation.")
+    False
+    """
+    if not _ONLY.search(addition) or _KEEPS_WHY.search(addition) or _WORKED_EXAMPLE.search(original):
+        return False
+    return bool(_ASKS_WHY.search(_QUOTED.sub(" ", original)))
+
+
+#: A prompt that asks for a label or answer for each of several given items ("Classify each of these ...").
+_MANY_ITEMS = re.compile(
+    r"\b(?:each|every)\s+of\s+(?:these|those|the|them)\b|\b(?:label|classify|categori[sz]e|tag|rate|grade|sort)\s+"
+    r"(?:each|every|all|these|them)\b",
+    re.IGNORECASE,
+)
+#: Worked examples ("review -> positive", "Answer: B"): the open item is the last one, so one answer is right.
+_WORKED_EXAMPLE = re.compile(r"->|=>|\b(?:answer|label|output|category)\s*:", re.IGNORECASE)
+_SINGLE_ANSWER = re.compile(
+    r"\b(?:one|a\s+single)\s+(?:word|label|letter|number|name|category|option|answer)\b", re.IGNORECASE
+)
+_PER_ITEM = re.compile(r"\b(?:each|per|every|line|lines)\b", re.IGNORECASE)
+
+
+def is_single_answer_for_many(original: str, addition: str) -> bool:
+    """Whether ``addition`` asks for a single answer ("Reply with one label: ...") where ``original`` asks for one
+    for each of several given items and shows no worked examples: a form that cannot hold the answer.
+
+    >>> is_single_answer_for_many("Classify each of these as fruit or vegetable: tomato, leek", "Reply with one word.")
+    True
+    >>> is_single_answer_for_many("Classify each of these as fruit or vegetable: tomato, leek",
+    ...                           "Reply with one word per item.")
+    False
+    """
+    return bool(
+        _MANY_ITEMS.search(original)
+        and not _WORKED_EXAMPLE.search(original)
+        and _SINGLE_ANSWER.search(addition)
+        and not _PER_ITEM.search(addition)
+    )
 
 
 _CLAUSE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
