@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from . import models as defaults
 from ._async import in_executor
 from ._isolation import InvalidItem, generate_shared
 from .backends import Backend, GenerationParams, load_backend
@@ -25,7 +26,6 @@ from .exemplars import ExemplarPool
 from .guard import GuardConfig, GuardVerdict, check_rewrite
 from .guard.scope import append_statements, continue_original, form_statements
 from .judge import duel_wins, judge_pairs
-from .models import DEFAULT_GUARD_SCOPE, DEFAULT_LENGTH_CAPS, DEFAULT_MAX_ADDED_WORDS, bundled_adapter_dir
 from .results import OptimizationRequest, OptimizationResult
 from .spec import BackendName, ModelSpec
 from .templates import TEMPLATE_VERSION, ChatMessage, render_optimizer_messages
@@ -66,6 +66,9 @@ class PromptOptimizer:
         prefill: start the model's reply with the original prompt, so that it writes only what to add (the
             append scope's way to generate: fewer tokens, and no restatement that changes the task). ``None``:
             on in the ``"append"`` scope where the backend can continue a reply (the transformers backend).
+        stop_probability: with prefill, the model adds nothing when its probability of adding nothing is at least
+            this (``GenerationParams.first_stop_probability``): it changes a prompt only when it is confident.
+            ``None``: ``DEFAULT_STOP_PROBABILITY`` for the default model, off for any other; ``1.0`` turns it off.
 
     In the ``"append"`` scope, a rewrite the scope rejects still gives its statements of the reply's form
     ("Reply with the code only."): the engine appends them to the original and guards that instead.
@@ -94,6 +97,7 @@ class PromptOptimizer:
         trust_remote_code: bool = False,
         exemplars: ExemplarPool | Literal["bundled"] | None = None,
         prefill: bool | None = None,
+        stop_probability: float | None = None,
     ) -> None:
         self.params = GenerationParams(
             max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop_on_loop=True
@@ -104,7 +108,7 @@ class PromptOptimizer:
             self.backend: Backend = model
         else:
             spec = ModelSpec.from_options(model, backend=backend, trust_remote_code=trust_remote_code, **fields)
-            default_model = spec.is_default and bundled_adapter_dir() is not None
+            default_model = spec.is_default and defaults.bundled_adapter_dir() is not None
             self.backend = load_backend(spec)
         if cache is True:
             self.cache: RewriteCache | None = RewriteCache.default()
@@ -118,11 +122,7 @@ class PromptOptimizer:
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be a positive int, got {num_candidates!r}")
         self.num_candidates = num_candidates
-        # The bundled 0.5B adapter is kept only where it adds a reply format (DEFAULT_GUARD_SCOPE, docs/runtime.md).
-        default_guard = GuardConfig(
-            scope=DEFAULT_GUARD_SCOPE, max_added_words=DEFAULT_MAX_ADDED_WORDS, length_caps=DEFAULT_LENGTH_CAPS
-        )
-        self.guard = guard or (default_guard if default_model else GuardConfig())
+        self.guard = guard or (defaults.default_guard() if default_model else GuardConfig())
         self.exemplars = ExemplarPool.bundled() if exemplars == "bundled" else exemplars
         if self.exemplars is not None and not isinstance(self.exemplars, ExemplarPool):
             raise TypeError(f"exemplars must be an ExemplarPool, 'bundled' or None, got {exemplars!r}")
@@ -132,6 +132,12 @@ class PromptOptimizer:
                 "(use the transformers backend, or prefill=None)"
             )
         self.prefill = self.guard.scope == "append" and self.backend.supports_prefill if prefill is None else prefill
+        if stop_probability is not None and not 0.0 < stop_probability <= 1.0:
+            raise ValueError(f"stop_probability must be in (0, 1] or None, got {stop_probability!r}")
+        if stop_probability is None and default_model:
+            stop_probability = defaults.DEFAULT_STOP_PROBABILITY
+        if self.prefill and stop_probability is not None and stop_probability < 1.0:
+            self.params = replace(self.params, first_stop_probability=stop_probability)
         # Concurrent identical cache misses (threads, async callers) generate once and share the reply.
         self._flights = SingleFlight()
 

@@ -27,8 +27,12 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import default_model_cache_dir
+
+if TYPE_CHECKING:
+    from .guard import GuardConfig
 
 __all__ = [
     "DEFAULT_GUARD_SCOPE",
@@ -36,11 +40,13 @@ __all__ = [
     "DEFAULT_MAX_ADDED_WORDS",
     "DEFAULT_MODEL",
     "DEFAULT_OPTIMIZER_BASE",
+    "DEFAULT_STOP_PROBABILITY",
     "EMBEDDED_MODELS",
     "ChecksumMismatchError",
     "EmbeddedModel",
     "ModelNotAvailableError",
     "bundled_adapter_dir",
+    "default_guard",
     "directory_fingerprint",
     "embedded_gguf",
     "embedded_model",
@@ -65,6 +71,20 @@ DEFAULT_MAX_ADDED_WORDS = 12
 #: Whether the default optimizer may add a bare length cap ("Answer in one sentence."): no, since a strict blind
 #: reader judged such caps the same or worse, never better (docs/default-model.md, "Fifth session").
 DEFAULT_LENGTH_CAPS = False
+#: With its reply prefilled, the default optimizer adds nothing when its probability of adding nothing (ending the
+#: reply right after the prompt) is at least this. Chosen on the blind reads of the fresh-6 and fresh-7 draws, where
+#: the additions judged worse were the uncertain ones, and tested on fresh-8 (docs/default-model.md, "Sixth session").
+DEFAULT_STOP_PROBABILITY = 0.1
+
+
+def default_guard() -> GuardConfig:
+    """The default optimizer's guard: the append scope, at most ``DEFAULT_MAX_ADDED_WORDS`` added words, no bare
+    length caps (the bundled 0.5B adapter is kept only where it adds a reply format; docs/runtime.md)."""
+    from .guard import GuardConfig
+
+    return GuardConfig(
+        scope=DEFAULT_GUARD_SCOPE, max_added_words=DEFAULT_MAX_ADDED_WORDS, length_caps=DEFAULT_LENGTH_CAPS
+    )
 
 
 class ModelNotAvailableError(RuntimeError):

@@ -200,6 +200,22 @@ def test_the_default_optimizer_adds_short_forms_without_length_caps(monkeypatch:
     assert DEFAULT_MAX_ADDED_WORDS == 12 and DEFAULT_LENGTH_CAPS is False
 
 
+def test_the_default_optimizer_adds_nothing_when_unsure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default model, prefilled, stops before its first token when stopping there is at least 10% likely."""
+    import fipo_integrations.engine as engine
+    from fipo_integrations.models import DEFAULT_STOP_PROBABILITY
+
+    monkeypatch.setattr(engine, "load_backend", lambda spec: ScriptedBackend(lambda p: p, prefill=True))
+    assert PromptOptimizer(cache=False).params.first_stop_probability == DEFAULT_STOP_PROBABILITY == 0.1
+    assert PromptOptimizer(cache=False, stop_probability=0.3).params.first_stop_probability == 0.3
+    assert PromptOptimizer(cache=False, stop_probability=1.0).params.first_stop_probability is None  # off
+    assert PromptOptimizer(cache=False, prefill=False).params.first_stop_probability is None  # whole rewrites
+    with pytest.raises(ValueError, match="stop_probability must be in"):
+        PromptOptimizer(cache=False, stop_probability=0.0)
+    other = PromptOptimizer(ScriptedBackend(lambda p: p, prefill=True), cache=False, guard=APPEND)
+    assert other.prefill and other.params.first_stop_probability is None  # not the default model: off
+
+
 @pytest.mark.parametrize(
     ("original", "statement", "rejected"),
     [

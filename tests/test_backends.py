@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -255,3 +256,34 @@ def test_transformers_backend_stops_past_a_word_limit(tiny_chat_model_dir: Path)
     assert "max_words" not in GenerationParams().as_key()  # old cache keys stay valid
     with pytest.raises(ValueError, match="max_words"):
         GenerationParams(max_words=0)
+
+
+def test_first_stop_probability_ends_uncertain_rows_before_their_first_token(tiny_chat_model_dir: Path) -> None:
+    """``first_stop_probability``: at the first position only, a row whose end-of-turn probability reaches the
+    threshold gets nothing but that token; the others decode as before."""
+    import torch
+
+    from fipo_integrations.backends.hf import TransformersBackend, _first_stop
+
+    backend = TransformersBackend(tiny_chat_model_dir)
+    eos = backend.eos_token_ids()
+    scores = torch.zeros(2, len(backend.tokenizer))
+    scores[0, eos[0]] = 10.0  # row 0: the end of turn is near certain; row 1: uniform
+    ids = torch.zeros(2, 7, dtype=torch.long)
+    (processor,) = _first_stop(eos, 7, 0.5)
+    out = processor(ids, scores.clone())
+    assert int(out[0].argmax()) == eos[0] and torch.isinf(out[0]).sum() == len(backend.tokenizer) - 1
+    assert torch.equal(out[1], scores[1])
+    assert torch.equal(processor(torch.zeros(2, 8, dtype=torch.long), scores.clone()), scores)  # later steps
+    assert len(_first_stop(eos, 7, None)) == 0
+
+    conversation = [{"role": "user", "content": "Say something."}]
+    greedy = GenerationParams(max_new_tokens=6)
+    assert backend.generate([conversation], replace(greedy, first_stop_probability=1e-9)) == [[""]]
+    assert backend.generate([conversation], replace(greedy, first_stop_probability=1.0)) == backend.generate(
+        [conversation], greedy
+    )
+    assert GenerationParams(first_stop_probability=0.1).as_key()["first_stop_probability"] == 0.1
+    assert "first_stop_probability" not in GenerationParams().as_key()  # old cache keys stay valid
+    with pytest.raises(ValueError, match="first_stop_probability"):
+        GenerationParams(first_stop_probability=0.0)

@@ -37,6 +37,11 @@ class GenerationParams:
     #: engine sets it a little above the guard's word limit, which would reject a longer rewrite anyway, so
     #: it only saves the time. Honoured by the transformers backend; others ignore it.
     max_words: int | None = None
+    #: End the reply before its first token when the end-of-turn token has at least this probability there
+    #: (``None``: decoding alone decides; greedy ends there only when it is the most likely token). With a reply
+    #: prefilled with the user's prompt, the model then adds nothing unless it is confident that something helps.
+    #: Honoured by the transformers backend; others ignore it.
+    first_stop_probability: float | None = None
 
     def __post_init__(self) -> None:
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
@@ -45,6 +50,8 @@ class GenerationParams:
         object.__setattr__(self, "stop", tuple(item for item in stop if item))
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.first_stop_probability is not None and not 0.0 < self.first_stop_probability <= 1.0:
+            raise ValueError(f"first_stop_probability must be in (0, 1] or None, got {self.first_stop_probability!r}")
         if self.max_words is not None and self.max_words < 1:
             raise ValueError(f"max_words must be >= 1 or None, got {self.max_words}")
         if self.temperature < 0:
@@ -64,8 +71,8 @@ class GenerationParams:
         return self.temperature == 0
 
     def as_key(self) -> dict[str, Any]:
-        """The fields that go into cache keys (``stop``, ``stop_on_loop`` and ``max_words`` only when set, so
-        older keys stay valid)."""
+        """The fields that go into cache keys (``stop``, ``stop_on_loop``, ``max_words`` and
+        ``first_stop_probability`` only when set, so older keys stay valid)."""
         key = asdict(self)
         if self.stop:
             key["stop"] = list(self.stop)
@@ -75,6 +82,8 @@ class GenerationParams:
             del key["stop_on_loop"]
         if self.max_words is None:
             del key["max_words"]
+        if self.first_stop_probability is None:
+            del key["first_stop_probability"]
         return key
 
 

@@ -263,7 +263,10 @@ class TransformersBackend(Backend):
                 criteria = _stop_criteria(
                     self.tokenizer, length, params.stop, stop_pattern, params.stop_on_loop, params.max_words
                 )
-                output = self.model.generate(**encoded, **kwargs, stopping_criteria=criteria)
+                processors = _first_stop(self.eos_token_ids(), length, params.first_stop_probability)
+                output = self.model.generate(
+                    **encoded, **kwargs, stopping_criteria=criteria, logits_processor=processors
+                )
                 decoded = self.tokenizer.batch_decode(output[:, length:], skip_special_tokens=True)
                 for position, index in enumerate(batch):
                     first = position * params.num_candidates
@@ -293,6 +296,31 @@ class TransformersBackend(Backend):
                 logprobs = torch.log_softmax(logits, dim=-1)[:, choice_ids]
                 scores.extend(logprobs.tolist())
         return scores
+
+
+def _first_stop(eos_ids: list[int], prompt_length: int, threshold: float | None) -> Any:
+    """A logits-processor list that, at the first generated position only, leaves nothing but the end-of-turn
+    token for each row where the end-of-turn tokens together have at least ``threshold`` probability (``None``:
+    an empty list)."""
+    transformers = require("transformers")
+    processors = transformers.LogitsProcessorList()
+    if threshold is None or not eos_ids:
+        return processors
+    torch = require("torch")
+
+    class _FirstStop(transformers.LogitsProcessor):  # type: ignore[misc, name-defined]
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if input_ids.shape[1] != prompt_length:
+                return scores
+            stop = torch.softmax(scores.float(), dim=-1)[:, eos_ids].sum(dim=-1) >= threshold
+            if bool(stop.any()):
+                forced = torch.full_like(scores[0], float("-inf"))
+                forced[eos_ids[0]] = 0.0
+                scores = torch.where(stop[:, None], forced[None, :], scores)
+            return scores
+
+    processors.append(_FirstStop())
+    return processors
 
 
 def _stop_criteria(
