@@ -216,43 +216,68 @@ def test_the_default_optimizer_adds_nothing_when_unsure(monkeypatch: pytest.Monk
     assert other.prefill and other.params.first_stop_probability is None  # not the default model: off
 
 
+_SEVERAL = "each of several items"
+_WHY = "where the prompt asks why"
+
+
 @pytest.mark.parametrize(
-    ("original", "statement", "rejected"),
+    ("original", "statement", "reason", "rejected"),
     [
-        ("Classify each of these as a fruit or a vegetable: tomato, leek, plum", "Reply with one word.", True),
+        # 'One word' cannot hold the labels of several items; with worked examples only the last item is open.
+        (
+            "Classify each of these as a fruit or a vegetable: tomato, leek, plum",
+            "Reply with one word.",
+            _SEVERAL,
+            True,
+        ),
         (
             "Label each review as positive or negative.\n1. Great.\n2. Awful.",
             "Reply with one label: positive or negative.",
+            _SEVERAL,
             True,
         ),
-        ("Label each review as positive or negative.\n1. Great.\n2. Awful.", "Reply with one label per review.", False),
-        ("Classify each of these as a fruit or a vegetable: tomato, leek, plum", "Give one line per item.", False),
-        ("Label each review as positive or negative.\nGreat -> positive\nAwful ->", "Reply with one word.", False),
-        ("Is this review positive or negative? I loved it.", "Reply with one word: positive or negative.", False),
+        (
+            "Label each review as positive or negative.\n1. Great.\n2. Awful.",
+            "Reply with one label per review.",
+            _SEVERAL,
+            False,
+        ),
+        (
+            "Classify each of these as a fruit or a vegetable: tomato, leek, plum",
+            "Give one line per item.",
+            _SEVERAL,
+            False,
+        ),
+        (
+            "Label each review as positive or negative.\nGreat -> positive\nAwful ->",
+            "Reply with one word.",
+            _SEVERAL,
+            False,
+        ),
+        (
+            "Is this review positive or negative? I loved it.",
+            "Reply with one word: positive or negative.",
+            _SEVERAL,
+            False,
+        ),
+        # An 'only' form would leave out the explanation the prompt asks for (quoted text does not count).
+        ("Which is a prime? A) 4 B) 7. Explain why the others are wrong.", "Reply with the letter only.", _WHY, True),
+        ("my code throws IndexError and i cant see why\n\nprint([1][2])", "Reply with the code only.", _WHY, True),
+        (
+            "Which is a prime? A) 4 B) 7. Explain why the others are wrong.",
+            "Reply with the letter, then why.",
+            _WHY,
+            False,
+        ),
+        ("Explain what this code does: print(1)", "Reply with the explanation only.", _WHY, False),
+        ('Fix the typo: "I dont know why"', "Reply with the fixed sentence only.", _WHY, False),
+        ("Which is a prime? A) 4 B) 7", "Reply with the letter only.", _WHY, False),
     ],
 )
-def test_one_answer_for_several_items_is_out_of_scope(original: str, statement: str, rejected: bool) -> None:
-    """'One word' cannot hold the labels of several items; with worked examples only the last item is open."""
+def test_a_form_that_cannot_hold_the_answer_is_out_of_scope(
+    original: str, statement: str, reason: str, rejected: bool
+) -> None:
     from fipo_integrations.guard import check_rewrite
 
     verdict = check_rewrite(original, f"{original}\n{statement}", config=APPEND)
-    assert ("each of several items" in (verdict.reason or "")) is rejected
-
-
-@pytest.mark.parametrize(
-    ("original", "statement", "rejected"),
-    [
-        ("Which is a prime? A) 4 B) 7. Explain why the others are wrong.", "Reply with the letter only.", True),
-        ("my code throws IndexError and i cant see why\n\nprint([1][2])", "Reply with the code only.", True),
-        ("Which is a prime? A) 4 B) 7. Explain why the others are wrong.", "Reply with the letter, then why.", False),
-        ("Explain what this code does: print(1)", "Reply with the explanation only.", False),
-        ('Fix the typo: "I dont know why"', "Reply with the fixed sentence only.", False),
-        ("Which is a prime? A) 4 B) 7", "Reply with the letter only.", False),
-    ],
-)
-def test_answer_only_where_the_prompt_asks_why_is_out_of_scope(original: str, statement: str, rejected: bool) -> None:
-    """An 'only' form would leave out the explanation the prompt asks for (quoted text does not count)."""
-    from fipo_integrations.guard import check_rewrite
-
-    verdict = check_rewrite(original, f"{original}\n{statement}", config=APPEND)
-    assert ("where the prompt asks why" in (verdict.reason or "")) is rejected
+    assert (reason in (verdict.reason or "")) is rejected
