@@ -94,6 +94,28 @@ def test_a_repeated_id_is_dropped() -> None:
     assert len(report.records) == 1 and "repeats an id" in report.dropped[0]
 
 
+def test_a_header_line_builds_a_record_on_the_header_alone() -> None:
+    raw = "Categorise each word.\nWord: violin -> Category: instrument\nWord: {word} -> Category:"
+    source = _source(raw_prompt=raw, gpt4_response_based_raw="instrument")
+    line = _line(
+        header="Categorise each word.",
+        addition="Reply with the category only.",
+        bad_addition="Reply with the words only.",
+        bad_kind="question_back",
+    )
+    report = build_append_records([source], [line, _line(addition="", header=raw)])
+    header, whole = report.records
+    assert header.id == "append-s1-header" and header.raw_prompt == "Categorise each word."
+    assert header.chosen_prompt == "Categorise each word. Reply with the category only."
+    assert header.golden_response == "" and header.extra["source"].startswith("header of the raw prompt")
+    assert whole.id == "append-s1" and whole.raw_prompt == raw and whole.golden_response == "instrument"
+
+
+def test_a_header_that_is_not_the_start_of_the_prompt_is_dropped() -> None:
+    report = build_append_records([_source()], [_line(header="I loved it.")])
+    assert report.records == [] and "not the exact start" in report.dropped[0]
+
+
 def test_addition_problem_is_the_default_guards_append_scope() -> None:
     assert addition_problem("Name three primes", "Reply with a comma-separated list.") is None
     assert addition_problem("Name three primes", "Also explain why.") is not None

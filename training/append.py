@@ -91,6 +91,11 @@ def build_append_records(
     the rejected prompt ``continue_original(raw, bad_addition)``; the responses, ``task_kind`` and licence come
     from the source record. Lines that name no source, repeat an id, lack a bad addition, use an unknown
     ``bad_kind`` or whose addition the guard would reject are dropped, with the reason in the report.
+
+    A line may carry a ``header``: the instruction part of the source's raw prompt (its exact start, the lines
+    before the items or worked examples), as the optimizer sees it in few-shot use, DSPy or a template header.
+    The record is then built on the header alone (id ``append-<id>-header``), without the source's responses,
+    which answer the whole prompt. A header equal to the whole raw prompt is an ordinary line.
     """
     by_id = {record.id: record for record in sources}
     report = AppendReport()
@@ -101,28 +106,35 @@ def build_append_records(
         addition = str(line.get("addition") or "").strip()
         bad = str(line.get("bad_addition") or "").strip()
         kind = str(line.get("bad_kind") or "")
+        header = str(line.get("header") or "").strip()
+        raw = source.raw_prompt if source is not None else ""
+        is_header = bool(header) and header != raw.strip()
+        record_id = f"append-{source_id}-header" if is_header else f"append-{source_id}"
         problem: str | None = None
         if source is None:
             problem = "names no source record"
-        elif source_id in seen:
+        elif record_id in seen:
             problem = "repeats an id"
+        elif is_header and not raw.strip().startswith(header):
+            problem = "has a header that is not the exact start of the source's raw prompt"
         elif not bad or bad == addition:
             problem = "has no bad addition different from the good one"
         elif kind not in BAD_KINDS:
             problem = f"bad_kind {kind!r} is not one of {', '.join(BAD_KINDS)}"
-        elif addition:
-            problem = addition_problem(source.raw_prompt, addition, max_added_words=max_added_words)
+        if problem is None and source is not None:
+            raw = header if is_header else raw
+            if addition:
+                problem = addition_problem(raw, addition, max_added_words=max_added_words)
         if problem is not None or source is None:
             report.dropped.append(f"{source_id or '<no id>'}: {problem}")
             continue
-        seen.add(source_id)
-        raw = source.raw_prompt
+        seen.add(record_id)
         report.records.append(
             POPRecord(
-                id=f"append-{source_id}",
+                id=record_id,
                 raw_prompt=raw,
-                text003_response_based_raw=source.naive_response,
-                gpt4_response_based_raw=source.golden_response,
+                text003_response_based_raw="" if is_header else source.naive_response,
+                gpt4_response_based_raw="" if is_header else source.golden_response,
                 chatgpt_optimized_prompt=continue_original(raw, bad),
                 gpt4_optimized_prompt=continue_original(raw, addition) if addition else raw,
                 extra={
@@ -130,7 +142,8 @@ def build_append_records(
                     "addition": addition,
                     "bad_addition": bad,
                     "rejected_kind": kind,
-                    "source": f"raw prompt of POP record {source_id}; additions authored for this project",
+                    "source": f"{'header of the raw prompt' if is_header else 'raw prompt'} of POP record {source_id}; "
+                    "additions authored for this project",
                     "license": source.extra.get("license", "Apache-2.0"),
                 },
             )
