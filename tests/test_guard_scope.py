@@ -36,6 +36,21 @@ APPEND = GuardConfig(scope="append")
             "\n\n{review}",
         ),
         ("Summarise the text in two sentences.", "Summarise the text in two sentences."),  # unchanged
+        (  # the layout of one line per item
+            "Label each ticket as Billing or Other.\n1. Charged twice.\n2. Any jobs?",
+            "Label each ticket as Billing or Other.\n1. Charged twice.\n2. Any jobs?\n"
+            "Give one line per ticket: its number, a colon, then the label.",
+        ),
+        (
+            "Pull out the date, time and place of the meeting: Friday 3pm, room 4.",
+            "Pull out the date, time and place of the meeting: Friday 3pm, room 4. "
+            "Give one labeled line each for date, time and place.",
+        ),
+        (
+            "Heat pump or gas furnace: which is better on cost, comfort and reliability?",
+            "Heat pump or gas furnace: which is better on cost, comfort and reliability? "
+            "Use separate sections for cost, comfort and reliability.",
+        ),
     ],
 )
 def test_a_short_statement_of_the_output_form_is_in_scope(original: str, rewrite: str) -> None:

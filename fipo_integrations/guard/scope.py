@@ -76,7 +76,8 @@ _FORM_VOCABULARY = (
             units fraction total nothing else other whole full complete each own separate separately per line-by-line
             must should may can is are was be not don't do no yes true false correct reasoning working
             fenced markdown heading headings title titles bold numeral numerals figure figures minimum maximum
-            most least exact reply replies answer answers"""
+            most least exact reply replies answer answers colon colons dash hyphen labeled labelled section
+            sections every including reasons"""
         )
     )
 )
