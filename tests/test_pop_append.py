@@ -153,7 +153,11 @@ def shipped() -> list[dict[str, Any]]:
 
 def test_shipped_records_rebuild_from_the_authored_additions(shipped: list[dict[str, Any]]) -> None:
     """train.jsonl is exactly what `fipo pop append` makes of additions.jsonl: nothing edited by hand."""
-    authored = [json.loads(line) for line in (APPEND / "additions.jsonl").read_text(encoding="utf-8").splitlines()]
+    authored = [
+        json.loads(line)
+        for name in ("additions.jsonl", "additions-2.jsonl")
+        for line in (APPEND / name).read_text(encoding="utf-8").splitlines()
+    ]
     report = build_append_records(load_pop(SOURCES).records, authored)
     assert report.dropped == []
     assert [record.to_dict() for record in report.records] == shipped
@@ -165,7 +169,8 @@ def test_shipped_records_quality(shipped: list[dict[str, Any]]) -> None:
     empty = 0
     for row in shipped:
         raw, addition = row["raw_prompt"], row["addition"]
-        assert row["id"].removeprefix("append-") not in heldout  # the held-out split stays unseen
+        assert row["id"].removeprefix("append-").removesuffix("-header") not in heldout  # held-out stays unseen
+        assert not any(phrase in raw.lower() for phrase in FORBIDDEN)
         assert row["gpt4_optimized_prompt"] == (continue_original(raw, addition) if addition else raw)
         assert row["chatgpt_optimized_prompt"] == continue_original(raw, row["bad_addition"])
         assert row["bad_addition"] != addition and row["rejected_kind"] in BAD_KINDS
@@ -178,6 +183,11 @@ def test_shipped_records_quality(shipped: list[dict[str, Any]]) -> None:
     additions = Counter(row["addition"] for row in shipped if row["addition"])
     assert additions.most_common(1)[0][1] <= 0.1 * len(shipped)  # written per prompt, not one stock sentence
     assert len({row["task_kind"] for row in shipped}) >= 12
+    headers = [row for row in shipped if row["id"].endswith("-header")]
+    assert len(headers) >= 100  # instructions whose items or examples follow, as few-shot use and DSPy show them
+    assert all(not row["gpt4_response_based_raw"] for row in headers)
+    # a header alone that names "multiple choice" and a subject is too close to the MMLU instruction line
+    assert not any("multiple choice" in row["raw_prompt"].lower() for row in headers)
 
 
 # ------------------------------------------------------------------------------------------ prefilled SFT rows
