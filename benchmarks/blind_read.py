@@ -147,7 +147,9 @@ def draw(args: argparse.Namespace) -> int:
         )
     model = None if args.optimizer == "default" else args.optimizer
     guard = GuardConfig(scope=args.scope) if args.scope else None  # None: the optimizer's own default scope
-    optimizer = PromptOptimizer(model, cache=False, exemplars=args.exemplars, guard=guard)
+    optimizer = PromptOptimizer(
+        model, cache=False, exemplars=args.exemplars, guard=guard, stop_probability=args.stop_probability
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     try:
@@ -327,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
         help="output folders of earlier draws whose prompts to leave out (a read fresh to what was tuned on)",
     )
     d.add_argument("--scope", choices=["free", "append"], help="the guard's scope (default: the optimizer's own)")
+    d.add_argument(
+        "--stop-probability",
+        type=float,
+        help="add nothing when the probability of adding nothing is at least this (default: the optimizer's own; "
+        "1.0: off)",
+    )
     d.add_argument("--ids", type=Path, help="a file of prompt ids, one a line: rewrite exactly these (no draw)")
     d.add_argument(
         "--include-heldout", action="store_true", help="add POP seed v1's held-out prompts (never trained on)"
