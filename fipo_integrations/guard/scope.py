@@ -77,7 +77,7 @@ _FORM_VOCABULARY = (
             must should may can is are was be not don't do no yes true false correct reasoning working
             fenced markdown heading headings title titles bold numeral numerals figure figures minimum maximum
             most least exact reply replies answer answers colon colons dash hyphen labeled labelled section
-            sections every including reasons"""
+            sections subject every including reasons"""
         )
     )
 )
