@@ -218,6 +218,7 @@ def test_the_default_optimizer_adds_nothing_when_unsure(monkeypatch: pytest.Monk
 
 _SEVERAL = "each of several items"
 _WHY = "where the prompt asks why"
+_PART = "where the prompt asks for more"
 
 
 @pytest.mark.parametrize(
@@ -272,6 +273,14 @@ _WHY = "where the prompt asks why"
         ("Explain what this code does: print(1)", "Reply with the explanation only.", _WHY, False),
         ('Fix the typo: "I dont know why"', "Reply with the fixed sentence only.", _WHY, False),
         ("Which is a prime? A) 4 B) 7", "Reply with the letter only.", _WHY, False),
+        # An 'only' form for one thing where the prompt asks a second thing too.
+        ("which services failed in this log and when?\n\nERROR auth", "Reply with the services only.", _PART, True),
+        ("What plug does Peru use? I want to know whether my fan works.", "Reply with the plug only.", _PART, True),
+        ("Who wrote Emma, and when was it published?", "Reply with the name only.", _PART, True),
+        ("Who wrote Emma, and when was it published?", "Give one line each: author, then when.", _PART, False),
+        ("Where and when is the review? Thursday 2 pm, Room 4B", "Answer with when and where only.", _PART, False),
+        ("Which of these is a prime, and which is even? A) 4 B) 7", "Reply with the letter only.", _PART, False),
+        ('Reply to "Can I come, and when?" politely.', "Reply with the message only.", _PART, False),
     ],
 )
 def test_a_form_that_cannot_hold_the_answer_is_out_of_scope(

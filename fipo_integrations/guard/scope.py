@@ -35,6 +35,7 @@ __all__ = [
     "append_statements",
     "continue_original",
     "drops_asked_explanation",
+    "drops_asked_part",
     "form_statements",
     "is_length_cap",
     "is_single_answer_for_many",
@@ -197,6 +198,8 @@ def scope_reasons(pair: Pair, max_added_words: int, *, length_caps: bool = True)
         return [Reason("out_of_scope", f"asks for one answer where each of several items needs one: {text[:60]!r}")]
     if drops_asked_explanation(pair.original, text):
         return [Reason("out_of_scope", f"asks for the answer only where the prompt asks why: {text[:60]!r}")]
+    if drops_asked_part(pair.original, text):
+        return [Reason("out_of_scope", f"asks for one thing only where the prompt asks for more: {text[:60]!r}")]
     return []
 
 
@@ -222,6 +225,36 @@ def drops_asked_explanation(original: str, addition: str) -> bool:
     if not _ONLY.search(addition) or _KEEPS_WHY.search(addition) or _WORKED_EXAMPLE.search(original):
         return False
     return bool(_ASKS_WHY.search(_QUOTED.sub(" ", original)))
+
+
+#: A second thing asked ("which services failed and when?", "... and is it remote?", "I want to know whether ...").
+_ASKS_PART = re.compile(
+    r"\band\s+(?P<wh>when|where|why|how|who|whether)\b"
+    r"|\band\s+(?:is|are|does|do|can|will|would|should)\s+(?:it|they|he|she|this|that|there)\b"
+    r"|\b(?:know|tell\s+me|wondering)\s+(?:whether|if)\b",
+    re.IGNORECASE,
+)
+#: An "only" form that still keeps several parts ("one line each", "..., then ...").
+_KEEPS_PARTS = re.compile(r"\b(?:each|per|every|then|both|all|lines)\b", re.IGNORECASE)
+
+
+def drops_asked_part(original: str, addition: str) -> bool:
+    """Whether ``addition`` asks for one thing *only* ("Reply with the services only.") where ``original`` asks a
+    second thing too ("which services failed and when?", "... and want to know whether it will work"): the reply
+    would leave out part of what was asked.
+
+    >>> drops_asked_part("Which services failed in this log and when?", "Reply with the services only.")
+    True
+    >>> drops_asked_part("Which services failed in this log and when?", "Give one line per service, then when.")
+    False
+    """
+    if not _ONLY.search(addition) or _KEEPS_PARTS.search(addition) or _WORKED_EXAMPLE.search(original):
+        return False
+    said = {word.lower() for word in re.findall(r"[A-Za-z]+", addition)}
+    return any(
+        not (match.group("wh") and match.group("wh").lower() in said)  # "Answer with when and where only."
+        for match in _ASKS_PART.finditer(_QUOTED.sub(" ", original))
+    )
 
 
 #: A prompt that asks for a label or answer for each of several given items ("Classify each of these ...").
