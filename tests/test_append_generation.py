@@ -219,6 +219,7 @@ def test_the_default_optimizer_adds_nothing_when_unsure(monkeypatch: pytest.Monk
 _SEVERAL = "each of several items"
 _WHY = "where the prompt asks why"
 _PART = "where the prompt asks for more"
+_ADVICE = "where the prompt asks for advice"
 
 
 @pytest.mark.parametrize(
@@ -273,6 +274,36 @@ _PART = "where the prompt asks for more"
         ("Explain what this code does: print(1)", "Reply with the explanation only.", _WHY, False),
         ('Fix the typo: "I dont know why"', "Reply with the fixed sentence only.", _WHY, False),
         ("Which is a prime? A) 4 B) 7", "Reply with the letter only.", _WHY, False),
+        (
+            "For each statement, say if it is a fact or an opinion:\n1. Water is wet.\n2. Jazz is best.",
+            "Answer with one word: fact or opinion.",
+            _SEVERAL,
+            True,
+        ),
+        (
+            "Label each of my expenses as Fixed or Variable:\nrent $900\ngym $45",
+            "Reply with the label only.",
+            _SEVERAL,
+            True,
+        ),
+        (
+            "Label each of my expenses as Fixed or Variable:\nrent $900\ngym $45",
+            "Give one label per line.",
+            _SEVERAL,
+            False,
+        ),
+        # Debugging questions ask what is going on: the explanation is part of the answer.
+        ("It prints 0102030 instead of 60. What's going on?\n\nt = ''", "Output only the number.", _WHY, True),
+        # Advice on the user's own situation is not a yes/no question.
+        (
+            "I work from home. Is it a bad idea to get a dog?",
+            "Answer yes or no, then give one sentence.",
+            _ADVICE,
+            True,
+        ),
+        ("Is an e-reader worth it if I read two books a month?", "Answer yes or no.", _ADVICE, True),
+        ("Is it a good idea to use {object} to {task}? Why or why not?", "Answer yes or no, then why.", _ADVICE, False),
+        ("Is 91 a prime number?", "Answer yes or no.", _ADVICE, False),
         # An 'only' form for one thing where the prompt asks a second thing too.
         ("which services failed in this log and when?\n\nERROR auth", "Reply with the services only.", _PART, True),
         ("What plug does Peru use? I want to know whether my fan works.", "Reply with the plug only.", _PART, True),

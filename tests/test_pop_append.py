@@ -99,14 +99,14 @@ def test_a_header_line_builds_a_record_on_the_header_alone() -> None:
     source = _source(raw_prompt=raw, gpt4_response_based_raw="instrument")
     line = _line(
         header="Categorise each word.",
-        addition="Reply with the category only.",
+        addition="Give one category per word.",
         bad_addition="Reply with the words only.",
         bad_kind="question_back",
     )
     report = build_append_records([source], [line, _line(addition="", header=raw)])
     header, whole = report.records
     assert header.id == "append-s1-header" and header.raw_prompt == "Categorise each word."
-    assert header.chosen_prompt == "Categorise each word. Reply with the category only."
+    assert header.chosen_prompt == "Categorise each word. Give one category per word."
     assert header.golden_response == "" and header.extra["source"].startswith("header of the raw prompt")
     assert whole.id == "append-s1" and whole.raw_prompt == raw and whole.golden_response == "instrument"
 

@@ -39,6 +39,7 @@ __all__ = [
     "form_statements",
     "is_length_cap",
     "is_single_answer_for_many",
+    "is_yes_no_for_advice",
     "scope_reasons",
 ]
 
@@ -198,13 +199,15 @@ def scope_reasons(pair: Pair, max_added_words: int, *, length_caps: bool = True)
         return [Reason("out_of_scope", f"asks for one answer where each of several items needs one: {text[:60]!r}")]
     if drops_asked_explanation(pair.original, text):
         return [Reason("out_of_scope", f"asks for the answer only where the prompt asks why: {text[:60]!r}")]
+    if is_yes_no_for_advice(pair.original, text):
+        return [Reason("out_of_scope", f"asks for yes or no where the prompt asks for advice: {text[:60]!r}")]
     if drops_asked_part(pair.original, text):
         return [Reason("out_of_scope", f"asks for one thing only where the prompt asks for more: {text[:60]!r}")]
     return []
 
 
 #: The prompt asks for an explanation ("explain", "why"), outside quotes, placeholders and worked examples.
-_ASKS_WHY = re.compile(r"\b(?:explain|why)\b", re.IGNORECASE)
+_ASKS_WHY = re.compile(r"\b(?:explain|why)\b|\bwhat(?:'s|\s+is)\s+(?:going\s+on|wrong|happening)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|\{[^{}]*\}|`[^`]*`")
 _ONLY = re.compile(r"\bonly\b", re.IGNORECASE)
 _KEEPS_WHY = re.compile(
@@ -257,16 +260,43 @@ def drops_asked_part(original: str, addition: str) -> bool:
     )
 
 
+#: A request for advice on the user's own situation ("should I ...", "is it a bad idea to ...", "is it worth it").
+_ADVICE = re.compile(
+    r"\bshould\s+I\b|\bis\s+it\s+(?:a\s+)?(?:good|bad|smart|wise)\s+idea\b|\bworth\s+it\b"
+    r"|\bwould\s+you\s+recommend\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(r"\byes\s+or\s+no\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|my|me|we|our)\b")
+
+
+def is_yes_no_for_advice(original: str, addition: str) -> bool:
+    """Whether ``addition`` asks for yes or no where ``original`` asks for advice on the user's own situation: the
+    reply would be narrowed to a verdict.
+
+    >>> is_yes_no_for_advice("I work from home. Is it a bad idea to get a dog?", "Answer yes or no, then why.")
+    True
+    >>> is_yes_no_for_advice("Is 7 a prime number?", "Answer yes or no.")
+    False
+    """
+    text = _QUOTED.sub(" ", original)
+    return bool(_YES_NO.search(addition) and _ADVICE.search(text) and _FIRST_PERSON.search(text))
+
+
 #: A prompt that asks for a label or answer for each of several given items ("Classify each of these ...").
 _MANY_ITEMS = re.compile(
     r"\b(?:each|every)\s+of\s+(?:these|those|the|them)\b|\b(?:label|classify|categori[sz]e|tag|rate|grade|sort)\s+"
-    r"(?:each|every|all|these|them)\b",
+    r"(?:each|every|all|these|them)\b|\bfor\s+each\s+(?:of\s+)?(?:these|the|this|one|item|statement|sentence|"
+    r"review|line|word|question)",
     re.IGNORECASE,
 )
 #: Worked examples ("review -> positive", "Answer: B"): the open item is the last one, so one answer is right.
 _WORKED_EXAMPLE = re.compile(r"->|=>|\b(?:answer|label|output|category)\s*:", re.IGNORECASE)
 _SINGLE_ANSWER = re.compile(
-    r"\b(?:one|a\s+single)\s+(?:word|label|letter|number|name|category|option|answer)\b", re.IGNORECASE
+    r"\b(?:one|a\s+single)\s+(?:word|label|letter|number|name|category|option|answer)\b"
+    r"|\bthe\s+(?:label|letter|word|category|option|answer)\b(?:\s+of\s+the\s+correct\s+option)?\s+only\b"
+    r"|\bonly\s+the\s+(?:label|letter|word|category|option|answer)\b",
+    re.IGNORECASE,
 )
 _PER_ITEM = re.compile(r"\b(?:each|per|every|line|lines)\b", re.IGNORECASE)
 
