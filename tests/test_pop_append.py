@@ -146,21 +146,25 @@ def test_cli_pop_append_names_a_bad_line(tmp_path: Path, capsys: pytest.CaptureF
 
 
 # ------------------------------------------------------------------------------------------ the shipped data
+#: Each round of authored additions and the records `fipo pop append` built from it.
+ROUNDS = [("additions.jsonl", "train.jsonl"), ("additions-2.jsonl", "train-2.jsonl")]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 @pytest.fixture(scope="module")
 def shipped() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (APPEND / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [row for _, records in ROUNDS for row in _jsonl(APPEND / records)]
 
 
-def test_shipped_records_rebuild_from_the_authored_additions(shipped: list[dict[str, Any]]) -> None:
-    """train.jsonl is exactly what `fipo pop append` makes of additions.jsonl: nothing edited by hand."""
-    authored = [
-        json.loads(line)
-        for name in ("additions.jsonl", "additions-2.jsonl")
-        for line in (APPEND / name).read_text(encoding="utf-8").splitlines()
-    ]
-    report = build_append_records(load_pop(SOURCES).records, authored)
+@pytest.mark.parametrize(("additions", "records"), ROUNDS)
+def test_shipped_records_rebuild_from_the_authored_additions(additions: str, records: str) -> None:
+    """Each train file is exactly what `fipo pop append` makes of its additions: nothing edited by hand."""
+    report = build_append_records(load_pop(SOURCES).records, _jsonl(APPEND / additions))
     assert report.dropped == []
-    assert [record.to_dict() for record in report.records] == shipped
+    assert [record.to_dict() for record in report.records] == _jsonl(APPEND / records)
 
 
 def test_shipped_records_quality(shipped: list[dict[str, Any]]) -> None:
