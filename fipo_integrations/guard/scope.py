@@ -25,6 +25,7 @@ The rewrite still goes through every other check.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .lexicon import FORMAT_WORDS, NUMBER_WORDS, STOPWORDS
 from .reasons import Reason
@@ -195,14 +196,9 @@ def scope_reasons(pair: Pair, max_added_words: int, *, length_caps: bool = True)
         return [Reason("out_of_scope", f"asks for the question back, not an answer: {back[:60]!r}")]
     if not length_caps and all(is_length_cap(clause) for clause in clauses):
         return [Reason("out_of_scope", f"only caps the reply's length: {text[:60]!r}")]
-    if is_single_answer_for_many(pair.original, text):
-        return [Reason("out_of_scope", f"asks for one answer where each of several items needs one: {text[:60]!r}")]
-    if drops_asked_explanation(pair.original, text):
-        return [Reason("out_of_scope", f"asks for the answer only where the prompt asks why: {text[:60]!r}")]
-    if is_yes_no_for_advice(pair.original, text):
-        return [Reason("out_of_scope", f"asks for yes or no where the prompt asks for advice: {text[:60]!r}")]
-    if drops_asked_part(pair.original, text):
-        return [Reason("out_of_scope", f"asks for one thing only where the prompt asks for more: {text[:60]!r}")]
+    for misfits, why in _MISFIT_RULES:
+        if misfits(pair.original, text):
+            return [Reason("out_of_scope", f"{why}: {text[:60]!r}")]
     return []
 
 
@@ -389,3 +385,12 @@ def append_statements(original: str, statements: list[str]) -> str:
     if "\n" in body or body[-1:] not in ".!?":
         return body + "\n" + " ".join(statements) + tail
     return body + " " + " ".join(statements) + tail
+
+
+#: Forms that do not fit what the prompt asks, checked in this order, with the reason each gives.
+_MISFIT_RULES: tuple[tuple[Callable[[str, str], bool], str], ...] = (
+    (is_single_answer_for_many, "asks for one answer where each of several items needs one"),
+    (drops_asked_explanation, "asks for the answer only where the prompt asks why"),
+    (is_yes_no_for_advice, "asks for yes or no where the prompt asks for advice"),
+    (drops_asked_part, "asks for one thing only where the prompt asks for more"),
+)
